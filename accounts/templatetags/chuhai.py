@@ -1,0 +1,35 @@
+"""Locale-aware money formatting: the amount in its currency, written the way the reader's language does."""
+
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency, format_decimal
+from django import template
+from django.utils import translation
+
+register = template.Library()
+
+BABEL_LOCALES = {"en": "en_US", "zh-hans": "zh_Hans_CN"}
+
+
+def babel_locale() -> str:
+    return BABEL_LOCALES.get(translation.get_language() or "en", "en_US")
+
+
+@register.filter
+def money(value, currency):
+    """``{{ amount|money:"CNY" }}`` -> ``CN¥1,234.50`` in English, ``¥1,234.50`` in Chinese."""
+    if value is None or value == "":
+        return ""
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return ""
+    return format_currency(amount, currency, locale=babel_locale())
+
+
+@register.filter
+def number(value, digits=0):
+    if value is None or value == "":
+        return ""
+    return format_decimal(Decimal(str(value)), format=f"#,##0.{'0' * int(digits)}" if int(digits) else "#,##0",
+                          locale=babel_locale())
