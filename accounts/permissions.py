@@ -7,6 +7,7 @@ import enum
 import functools
 
 from django.core.exceptions import PermissionDenied
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
@@ -76,6 +77,11 @@ def require(perm: Perm):
 
 
 def matrix_markdown() -> str:
+    with translation.override("en"):
+        return _matrix_markdown()
+
+
+def _matrix_markdown() -> str:
     roles = list(Role)
     header = "| Permission | " + " | ".join(str(r.label) for r in roles) + " |"
     rule = "|---|" + "|".join(":-:" for _ in roles) + "|"

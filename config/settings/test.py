@@ -21,3 +21,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "login_failed": "5/5m/key,20/m/ip"}  # noqa: F405
 TEST_ARTIFACTS_DIR = Path(env("TEST_ARTIFACTS_DIR", default=str(BASE_DIR / "test-artifacts")))
+
+# Parallel checkouts on one server can keep their test databases apart.
+if env("TEST_DATABASE_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME")}  # noqa: F405

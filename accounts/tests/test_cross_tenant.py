@@ -1,0 +1,89 @@
+"""Every URL under /o/<slug>/ answers 404 to a member of another organization.
+
+The walk covers every pattern in the URLconf, so a view added later is covered the day it is added.
+A new URL keyword argument needs a sample below, or this test fails and says so.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.models import AuditEvent, Invitation, Membership, Organization, Role
+from accounts.tests.factories import InvitationFactory, MembershipFactory, OrganizationFactory, member
+
+pytestmark = pytest.mark.django_db
+
+# kwarg name -> function(organization) returning a value that belongs to that organization
+SAMPLES = {
+    "membership_id": lambda org: MembershipFactory(organization=org, role=Role.VIEWER).pk,
+    "invitation_id": lambda org: InvitationFactory(organization=org).pk,
+    "section": lambda org: "connections",
+}
+# kwargs that name an object (as opposed to a fixed word such as a section)
+OBJECT_KWARGS = {"membership_id", "invitation_id"}
+
+
+def _walk(patterns, prefix_kwargs=frozenset()):
+    for entry in patterns:
+        kwargs = prefix_kwargs | set(entry.pattern.regex.groupindex)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, frozenset(kwargs))
+        elif isinstance(entry, URLPattern) and "org_slug" in kwargs and entry.name:
+            yield entry.name, tuple(sorted(kwargs - {"org_slug"}))
+
+
+def org_url_patterns():
+    return sorted(set(_walk(get_resolver().url_patterns)))
+
+
+def test_the_walk_finds_the_organization_pages():
+    names = {name for name, _ in org_url_patterns()}
+    assert {"dashboard", "members", "member_change_role", "organization_settings", "section"} <= names
+
+
+@pytest.mark.parametrize(("name", "kwarg_names"), org_url_patterns())
+def test_other_organizations_urls_answer_404(client, name, kwarg_names):
+    victim = OrganizationFactory(name="Victim")
+    attacker_org = OrganizationFactory(name="Attacker")
+    client.force_login(member(attacker_org, Role.OWNER))
+    missing = [k for k in kwarg_names if k not in SAMPLES]
+    assert not missing, f"add a sample for URL kwargs {missing} of '{name}' in {__file__}"
+
+    victim_kwargs = {k: SAMPLES[k](victim) for k in kwarg_names}
+    before = _state()
+    url = reverse(name, kwargs={"org_slug": victim.slug, **victim_kwargs})
+    assert client.get(url).status_code == 404, url
+    assert client.post(url, {"role": Role.OWNER, "email": "x@example.test"}).status_code == 404, url
+    assert client.get(url, headers={"HX-Request": "true"}).status_code == 404, url
+
+    if set(kwarg_names) & OBJECT_KWARGS:
+        # The attacker's own organization in the URL, the victim's object ids: still 404.
+        url = reverse(name, kwargs={"org_slug": attacker_org.slug, **victim_kwargs})
+        assert client.get(url).status_code in (404, 405), url
+        assert client.post(url, {"role": Role.OWNER}).status_code == 404, url
+    after = _state()
+    assert _victim_rows(before, victim) == _victim_rows(after, victim), "a denied request changed data"
+
+
+def _state():
+    return {
+        "memberships": set(Membership.unscoped_objects.values_list("pk", "organization_id", "role")),
+        "invitations": set(Invitation.unscoped_objects.values_list("pk", "organization_id", "status")),
+        "audit": AuditEvent.unscoped_objects.count(),
+        "orgs": set(Organization.objects.values_list("pk", "name", "home_currency")),
+    }
+
+
+def _victim_rows(state, victim):
+    return (
+        {row for row in state["memberships"] if row[1] == victim.pk},
+        {row for row in state["invitations"] if row[1] == victim.pk},
+        {row for row in state["orgs"] if row[0] == victim.pk},
+    )
+
+
+def test_unknown_slug_and_anonymous_access(client, org):
+    response = client.get(f"/o/{org.slug}/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    client.force_login(member(OrganizationFactory(), Role.OWNER))
+    assert client.get("/o/no-such-org/").status_code == 404
