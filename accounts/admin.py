@@ -7,18 +7,7 @@ from accounts.models import AuditEvent, Invitation, Membership, Organization, Us
 from accounts.services import record_audit
 
 
-class UnscopedAdminMixin:
-    """Staff see every tenant: admin reads through the explicit unscoped manager."""
-
-    def get_queryset(self, request):
-        queryset = self.model.unscoped_objects.get_queryset()
-        ordering = self.get_ordering(request)
-        if ordering:
-            queryset = queryset.order_by(*ordering)
-        return queryset
-
-
-class MembershipInline(UnscopedAdminMixin, admin.TabularInline):
+class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     fields = ["user", "role", "created_at"]
@@ -95,7 +84,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(UnscopedAdminMixin, admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__email", "organization__name", "organization__slug"]
@@ -124,7 +113,7 @@ class MembershipAdmin(UnscopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(UnscopedAdminMixin, admin.ModelAdmin):
+class InvitationAdmin(admin.ModelAdmin):
     list_display = ["email", "organization", "role", "status", "expires_at", "invited_by"]
     list_filter = ["status", "role"]
     search_fields = ["email", "organization__name", "organization__slug"]
@@ -134,7 +123,7 @@ class InvitationAdmin(UnscopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(UnscopedAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "organization", "actor", "verb", "target_type", "target_id"]
     list_filter = ["verb", "target_type"]
     search_fields = ["organization__name", "organization__slug", "actor__email", "verb", "target_id"]

@@ -25,6 +25,9 @@ _current_organization: contextvars.ContextVar[Organization | None] = contextvars
 )
 
 
+_all_organizations: contextvars.ContextVar[bool] = contextvars.ContextVar("all_organizations", default=False)
+
+
 class OrganizationScopeError(RuntimeError):
     """A tenant-owned table was queried with no organization in scope."""
 
@@ -46,12 +49,13 @@ def organization_scope(organization: Organization) -> Iterator[Organization]:
 
 
 @contextlib.contextmanager
-def no_organization_scope() -> Iterator[None]:
-    token = _current_organization.set(None)
+def all_organizations() -> Iterator[None]:
+    """The staff console only: tenant tables show every organization's rows inside this block."""
+    token = _all_organizations.set(True)
     try:
         yield
     finally:
-        _current_organization.reset(token)
+        _all_organizations.reset(token)
 
 
 class OrgScopedQuerySet(models.QuerySet):
@@ -64,6 +68,8 @@ class OrgScopedManager(models.Manager.from_queryset(OrgScopedQuerySet)):
     def get_queryset(self):
         organization = _current_organization.get()
         if organization is None:
+            if _all_organizations.get():
+                return super().get_queryset()
             raise OrganizationScopeError(
                 f"{self.model._meta.label} queried with no organization in scope; "
                 "use organization_scope() or, for admin and fan-out, unscoped_objects."

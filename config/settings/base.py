@@ -1,6 +1,7 @@
 """Settings shared by every environment. Values that differ per deploy come from the environment."""
 
 from pathlib import Path
+from urllib.parse import unquote
 
 from django.utils.translation import gettext_lazy as _
 
@@ -15,7 +16,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.ChuhaiAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -93,6 +94,9 @@ TEMPLATES = [
 def _database():
     if env("DATABASE_URL", default=""):
         db = env.db("DATABASE_URL")
+        # A Unix-socket directory written percent-encoded as the host: postgres://user@%2Fvar%2Frun/db
+        if str(db.get("HOST", "")).lower().startswith("%2f"):
+            db["HOST"] = unquote(db["HOST"])
     else:
         from config.embedded_pg import database_settings
 
