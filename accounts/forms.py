@@ -8,6 +8,8 @@ from accounts.models import TIME_ZONES, Organization, Role
 class SignupForm(forms.Form):
     """Extra fields on allauth's signup form."""
 
+    field_order = ["name", "email", "password1", "password2"]
+
     name = forms.CharField(label=_("Your name"), max_length=150)
 
     def signup(self, request, user):
@@ -15,7 +17,9 @@ class SignupForm(forms.Form):
 
 
 class OrganizationForm(forms.ModelForm):
-    time_zone = forms.ChoiceField(label=_("Time zone"), choices=[(tz, tz) for tz in TIME_ZONES], initial="UTC")
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"), choices=[(tz, tz) for tz in TIME_ZONES], initial="UTC"
+    )
 
     class Meta:
         model = Organization

@@ -83,7 +83,7 @@ class OrgOwnedModel(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = OrgScopedManager()
-    unscoped_objects = models.Manager()
+    unscoped_objects = models.Manager()  # noqa: DJ012 - a manager, which ruff reads as a field
 
     class Meta:
         abstract = True

@@ -49,3 +49,12 @@ def organization_audit_events(*, organization: Organization, limit: int = 50) ->
 
 def organizations_with_member_counts() -> QuerySet[Organization]:
     return Organization.objects.annotate(member_count=Count("memberships", distinct=True))
+
+
+def organization_settings_reviewed(*, organization: Organization) -> bool:
+    """Whether someone chose this organization's currency and time zone (not just the signup defaults)."""
+    if not organization.is_personal:
+        return True
+    return AuditEvent.unscoped_objects.filter(
+        organization=organization, verb="organization.settings_changed"
+    ).exists()

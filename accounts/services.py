@@ -34,7 +34,9 @@ class ServiceError(ValidationError):
     """A refused write, with a message a person can act on. Nothing was changed."""
 
 
-def record_audit(*, organization: Organization, actor: User | None, verb: str, target, data=None) -> AuditEvent:
+def record_audit(
+    *, organization: Organization, actor: User | None, verb: str, target, data=None
+) -> AuditEvent:
     """Write an audit row. Call inside the transaction of the change it records."""
     return AuditEvent.unscoped_objects.create(
         organization=organization,
@@ -110,7 +112,11 @@ def organization_update_settings(*, organization: Organization, actor: Membershi
     if changes:
         locked.save(update_fields=[*changes, "updated_at"])
         record_audit(
-            organization=locked, actor=actor.user, verb="organization.settings_changed", target=locked, data=changes
+            organization=locked,
+            actor=actor.user,
+            verb="organization.settings_changed",
+            target=locked,
+            data=changes,
         )
     return locked
 
@@ -174,7 +180,9 @@ def invitation_from_token(token: str) -> Invitation:
     if invitation.status == InvitationStatus.REVOKED:
         raise ServiceError(_("This invitation was withdrawn. Ask for a new invitation."))
     if invitation.status == InvitationStatus.EXPIRED or invitation.expires_at <= timezone.now():
-        raise ServiceError(_("This invitation has expired. Ask the person who invited you to send a new one."))
+        raise ServiceError(
+            _("This invitation has expired. Ask the person who invited you to send a new one.")
+        )
     return invitation
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import selectors, services
 from accounts.forms import InvitationForm, LanguageForm, OrganizationForm, RoleForm
-from accounts.models import Invitation, Membership
+from accounts.models import Invitation, Membership, Role
 from accounts.permissions import Perm, has_perm, require
 from accounts.scoping import get_org_object_or_404
 
@@ -133,7 +133,9 @@ def healthz(request):
     except Exception as exc:  # noqa: BLE001
         checks["broker"] = f"error: {exc.__class__.__name__}"
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )
 
 
 # --- inside an organization ---------------------------------------------------------------------------
@@ -142,7 +144,10 @@ SECTIONS = {
     "connections": (_("Connections"), _("Connect marketplaces and ad accounts, or upload report files.")),
     "campaigns": (_("Campaigns"), _("Campaigns, ad groups and keywords across every channel.")),
     "keywords": (_("Keywords"), _("Search-term harvesting, negative mining and bid proposals.")),
-    "compliance": (_("Compliance"), _("Ad-claim checks per market and privacy duties.")),
+    "compliance": (
+        _("Compliance"),
+        _("Checks of ad copy against each market's rules, and privacy requests."),
+    ),
     "billing": (_("Billing"), _("Your plan, payment methods and invoices.")),
 }
 
@@ -154,6 +159,7 @@ def dashboard(request, org_slug):
     context = {
         "member_count": selectors.organization_members(organization=organization).count(),
         "recent_events": selectors.organization_audit_events(organization=organization, limit=5),
+        "settings_reviewed": selectors.organization_settings_reviewed(organization=organization),
     }
     return render_page(request, "accounts/dashboard.html", context)
 
@@ -162,8 +168,9 @@ def dashboard(request, org_slug):
 @require(Perm.VIEW)
 def section(request, org_slug, section):
     title, summary = SECTIONS[section]
-    return render_page(request, "accounts/section_upcoming.html", {"section": section, "title": title,
-                                                                    "summary": summary})
+    return render_page(
+        request, "accounts/section_upcoming.html", {"section": section, "title": title, "summary": summary}
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -200,8 +207,10 @@ def organization_settings(request, org_slug):
 def _members_context(request, invite_form=None):
     organization = request.organization
     role = request.membership.role
+    members = list(selectors.organization_members(organization=organization))
     return {
-        "members": selectors.organization_members(organization=organization),
+        "members": members,
+        "owner_count": sum(1 for m in members if m.role == Role.OWNER),
         "invitations": selectors.organization_pending_invitations(organization=organization),
         "invite_form": invite_form or InvitationForm(),
         "can_invite": has_perm(role, Perm.INVITE),
@@ -236,7 +245,11 @@ def member_invite(request, org_slug):
     if not is_partial(request) and status == 200:
         return redirect("members", org_slug=org_slug)
     return render_page(
-        request, "accounts/members.html", _members_context(request, form), partial="members-panel", status=status
+        request,
+        "accounts/members.html",
+        _members_context(request, form),
+        partial="members-panel",
+        status=status,
     )
 
 
@@ -322,4 +335,3 @@ def organization_leave(request, org_slug):
 def audit_log(request, org_slug):
     events = selectors.organization_audit_events(organization=request.organization, limit=200)
     return render_page(request, "accounts/audit_log.html", {"events": events})
-

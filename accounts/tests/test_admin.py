@@ -1,6 +1,11 @@
 import pytest
-from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
-from allauth.mfa.totp.internal.auth import yield_hotp_counters_from_time
+from allauth.mfa.totp.internal.auth import (
+    TOTP,
+    format_hotp_value,
+    generate_totp_secret,
+    hotp_value,
+    yield_hotp_counters_from_time,
+)
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -49,8 +54,10 @@ def test_staff_without_mfa_is_sent_to_set_it_up(client, staff):
     client.force_login(staff)
     response = client.get("/admin/", follow=True)
     # allauth asks for the password again before TOTP can be turned on.
-    assert [url for url, _ in response.redirect_chain][:2] == ["/admin/login/?next=/admin/",
-                                                              reverse("mfa_activate_totp")]
+    assert [url for url, _ in response.redirect_chain][:2] == [
+        "/admin/login/?next=/admin/",
+        reverse("mfa_activate_totp"),
+    ]
     assert client.get(reverse("admin:accounts_organization_changelist")).status_code == 302
 
 
@@ -113,19 +120,31 @@ def test_admin_changes_to_organizations_are_audited(client, staff, settings):
     response = client.post(
         reverse("admin:accounts_organization_change", args=[org.pk]),
         {
-            "name": org.name, "slug": org.slug, "home_currency": "GBP", "time_zone": "UTC",
-            "default_language": "en", "data_region": "eu", "billing_email": "", "plan": "pro",
-            "memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "1",
-            "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
-            "memberships-0-id": membership.pk, "memberships-0-organization": org.pk,
-            "memberships-0-user": membership.user_id, "memberships-0-role": "admin",
+            "name": org.name,
+            "slug": org.slug,
+            "home_currency": "GBP",
+            "time_zone": "UTC",
+            "default_language": "en",
+            "data_region": "eu",
+            "billing_email": "",
+            "plan": "pro",
+            "memberships-TOTAL_FORMS": "1",
+            "memberships-INITIAL_FORMS": "1",
+            "memberships-MIN_NUM_FORMS": "0",
+            "memberships-MAX_NUM_FORMS": "1000",
+            "memberships-0-id": membership.pk,
+            "memberships-0-organization": org.pk,
+            "memberships-0-user": membership.user_id,
+            "memberships-0-role": "admin",
         },
     )
     assert response.status_code == 302, response.content[:2000]
     org.refresh_from_db()
     membership.refresh_from_db()
     assert (org.home_currency, org.plan, membership.role) == ("GBP", "pro", "admin")
-    verbs = set(AuditEvent.unscoped_objects.filter(organization=org, actor=staff).values_list("verb", flat=True))
+    verbs = set(
+        AuditEvent.unscoped_objects.filter(organization=org, actor=staff).values_list("verb", flat=True)
+    )
     assert verbs == {"organization.settings_changed", "membership.role_changed"}
 
 
@@ -134,6 +153,9 @@ def test_audit_events_are_read_only_in_admin(client, staff, settings):
     event = AuditEventFactory()
     client.force_login(staff)
     assert client.get(reverse("admin:accounts_auditevent_change", args=[event.pk])).status_code == 200
-    assert client.post(reverse("admin:accounts_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:accounts_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     assert client.get(reverse("admin:accounts_auditevent_add")).status_code == 403
     assert AuditEvent.unscoped_objects.filter(pk=event.pk).exists()

@@ -23,7 +23,9 @@ def invite(client, django_capture_on_commit_callbacks):
 
     def post(org, email="new@example.test", role=Role.MARKETER, **headers):
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(members_url(org, "member_invite"), {"email": email, "role": role}, headers=headers)
+            return client.post(
+                members_url(org, "member_invite"), {"email": email, "role": role}, headers=headers
+            )
 
     return post
 
@@ -37,7 +39,11 @@ def test_owner_invites_and_the_invitee_joins_with_that_role(client, invite, org,
     response = invite(org)
     assert response.status_code == 302
     invitation = Invitation.unscoped_objects.get(organization=org)
-    assert (invitation.email, invitation.role, invitation.status) == ("new@example.test", Role.MARKETER, "pending")
+    assert (invitation.email, invitation.role, invitation.status) == (
+        "new@example.test",
+        Role.MARKETER,
+        "pending",
+    )
     assert [m.to for m in mailoutbox] == [["new@example.test"]]
     assert org.name in mailoutbox[0].subject
     assert AuditEvent.unscoped_objects.filter(organization=org, verb="invitation.created").count() == 1
@@ -218,7 +224,9 @@ def test_owner_removes_a_member(client, org, owner):
     client.force_login(owner)
     client.post(members_url(org, "member_remove", membership_id=colleague.pk))
     assert not Membership.unscoped_objects.filter(pk=colleague.pk).exists()
-    assert AuditEvent.unscoped_objects.get(organization=org, verb="membership.removed").data["role"] == "analyst"
+    assert (
+        AuditEvent.unscoped_objects.get(organization=org, verb="membership.removed").data["role"] == "analyst"
+    )
 
 
 def test_tampered_role_value_is_rejected(client, org, owner):

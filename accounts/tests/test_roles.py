@@ -90,8 +90,13 @@ def test_analyst_sees_settings_read_only_and_cannot_save(client, org):
     assert b"Only owners and admins can change these settings." in page.content
     response = client.post(
         reverse("organization_settings", kwargs={"org_slug": org.slug}),
-        {"name": "Hijacked", "home_currency": "EUR", "time_zone": "UTC", "default_language": "en",
-         "data_region": "eu"},
+        {
+            "name": "Hijacked",
+            "home_currency": "EUR",
+            "time_zone": "UTC",
+            "default_language": "en",
+            "data_region": "eu",
+        },
     )
     assert response.status_code == 403
     org.refresh_from_db()

@@ -52,13 +52,21 @@ def test_create_organization_makes_the_creator_owner(client):
     client.force_login(user)
     response = client.post(
         reverse("organization_create"),
-        {"name": "Shenzhen Outdoor", "home_currency": "CNY", "time_zone": "Asia/Shanghai",
-         "default_language": "zh-hans", "data_region": "cn"},
+        {
+            "name": "Shenzhen Outdoor",
+            "home_currency": "CNY",
+            "time_zone": "Asia/Shanghai",
+            "default_language": "zh-hans",
+            "data_region": "cn",
+        },
     )
     membership = Membership.unscoped_objects.get(user=user)
     assert response["Location"] == url("dashboard", membership.organization)
     assert membership.role == Role.OWNER
-    assert (membership.organization.slug, membership.organization.home_currency) == ("shenzhen-outdoor", "CNY")
+    assert (membership.organization.slug, membership.organization.home_currency) == (
+        "shenzhen-outdoor",
+        "CNY",
+    )
 
 
 def test_create_organization_with_a_bad_time_zone_is_a_form_error(client):
@@ -66,8 +74,13 @@ def test_create_organization_with_a_bad_time_zone_is_a_form_error(client):
     client.force_login(user)
     response = client.post(
         reverse("organization_create"),
-        {"name": "X", "home_currency": "CNY", "time_zone": "Mars/Olympus", "default_language": "en",
-         "data_region": "cn"},
+        {
+            "name": "X",
+            "home_currency": "CNY",
+            "time_zone": "Mars/Olympus",
+            "default_language": "en",
+            "data_region": "cn",
+        },
         headers=HX,
     )
     assert response.status_code == 200
@@ -77,15 +90,25 @@ def test_create_organization_with_a_bad_time_zone_is_a_form_error(client):
 
 
 def test_settings_save_via_htmx_returns_the_form_partial_and_audits(owner_client, org, owner):
-    data = {"name": "Renamed", "home_currency": "EUR", "time_zone": "Europe/Berlin", "default_language": "en",
-            "data_region": "eu"}
+    data = {
+        "name": "Renamed",
+        "home_currency": "EUR",
+        "time_zone": "Europe/Berlin",
+        "default_language": "en",
+        "data_region": "eu",
+    }
     response = owner_client.post(url("organization_settings", org), data, headers=HX)
     assert response.status_code == 200
     assert response.content.decode().lstrip().startswith('<form id="settings-form"')
     assert b"Settings saved." in response.content
     assert "HX-Request" in response["Vary"]
     org.refresh_from_db()
-    assert (org.name, org.home_currency, org.time_zone, org.data_region) == ("Renamed", "EUR", "Europe/Berlin", "eu")
+    assert (org.name, org.home_currency, org.time_zone, org.data_region) == (
+        "Renamed",
+        "EUR",
+        "Europe/Berlin",
+        "eu",
+    )
     event = AuditEvent.unscoped_objects.get(organization=org, verb="organization.settings_changed")
     assert event.actor == owner
     assert event.data["home_currency"] == ["USD", "EUR"]
@@ -94,7 +117,13 @@ def test_settings_save_via_htmx_returns_the_form_partial_and_audits(owner_client
 def test_settings_with_invalid_values_change_nothing(owner_client, org):
     response = owner_client.post(
         url("organization_settings", org),
-        {"name": "", "home_currency": "XXX", "time_zone": "UTC", "default_language": "en", "data_region": "sg"},
+        {
+            "name": "",
+            "home_currency": "XXX",
+            "time_zone": "UTC",
+            "default_language": "en",
+            "data_region": "sg",
+        },
     )
     assert response.status_code == 400
     org.refresh_from_db()
@@ -139,7 +168,9 @@ def test_htmx_request_without_login_gets_hx_redirect(client, org):
 
 def test_htmx_error_is_a_message_for_the_message_area(client, org):
     client.force_login(member(org, Role.VIEWER))
-    response = client.post(url("member_invite", org), {"email": "a@example.test", "role": "viewer"}, headers=HX)
+    response = client.post(
+        url("member_invite", org), {"email": "a@example.test", "role": "viewer"}, headers=HX
+    )
     assert response.status_code == 403
     assert response["HX-Retarget"] == "#messages"
     assert b'class="alert alert-error"' in response.content
@@ -200,8 +231,13 @@ def test_healthz_is_503_when_the_broker_is_unreachable(client):
 
 
 def test_audit_log_lists_events_for_admins(owner_client, org, owner):
-    AuditEvent.unscoped_objects.create(organization=org, actor=owner, verb="membership.removed",
-                                       target_type="accounts.membership", target_id="42")
+    AuditEvent.unscoped_objects.create(
+        organization=org,
+        actor=owner,
+        verb="membership.removed",
+        target_type="accounts.membership",
+        target_id="42",
+    )
     response = owner_client.get(url("audit_log", org))
     assert response.status_code == 200
-    assert b"membership.removed" in response.content
+    assert b"removed a member" in response.content

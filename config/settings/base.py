@@ -155,11 +155,7 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Chuhai <no-reply@chuhai.
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- cache (allauth's rate limits need one shared by every web process) -----------------------------
-CACHES = {
-    "default": env.cache(
-        "CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}"
-    )
-}
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}")}
 
 # --- i18n ----------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -169,6 +165,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 LANGUAGE_COOKIE_NAME = "chuhai_language"
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # --- static --------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
