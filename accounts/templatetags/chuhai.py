@@ -7,6 +7,8 @@ from django import template
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Role
+
 register = template.Library()
 
 BABEL_LOCALES = {"en": "en_US", "zh-hans": "zh_Hans_CN"}
@@ -58,3 +60,9 @@ AUDIT_VERBS = {
 def audit_verb(verb):
     """A readable sentence for an audit verb; unknown verbs are shown as they are stored."""
     return AUDIT_VERBS.get(verb, verb)
+
+
+@register.filter
+def role_label(value):
+    """The translated name of a stored role value."""
+    return Role(value).label if value in Role.values else value

@@ -216,15 +216,14 @@ def test_healthz_reports_database_and_broker(client):
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
 
 
-def test_healthz_is_503_when_the_broker_is_unreachable(client):
+def test_healthz_is_503_when_the_broker_is_unreachable(client, monkeypatch):
     from config.celery_app import app
 
-    previous = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:9/0"
-    try:
-        response = client.get("/healthz")
-    finally:
-        app.conf.broker_url = previous
+    unreachable = "redis://127.0.0.1:9/0"
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
+    monkeypatch.setenv("CELERY_BROKER_URL", unreachable)
+    monkeypatch.setitem(app.conf, "broker_url", unreachable)
+    response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"].startswith("error")
     assert response.json()["database"] == "ok"
@@ -237,7 +236,9 @@ def test_audit_log_lists_events_for_admins(owner_client, org, owner):
         verb="membership.removed",
         target_type="accounts.membership",
         target_id="42",
+        data={"role": "analyst"},
     )
     response = owner_client.get(url("audit_log", org))
     assert response.status_code == 200
     assert b"removed a member" in response.content
+    assert b'<span class="badge">Analyst</span>' in response.content
