@@ -17,9 +17,7 @@ class SignupForm(forms.Form):
 
 
 class OrganizationForm(forms.ModelForm):
-    time_zone = forms.ChoiceField(
-        label=_("Time zone"), choices=[(tz, tz) for tz in TIME_ZONES], initial="UTC"
-    )
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=[(tz, tz) for tz in TIME_ZONES], initial="UTC")
 
     class Meta:
         model = Organization

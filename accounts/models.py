@@ -125,12 +125,8 @@ class Organization(models.Model):
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     home_currency = models.CharField(_("home currency"), max_length=3, choices=CURRENCIES, default="USD")
     # No model-level choices: the IANA list changes with tzdata and would churn migrations.
-    time_zone = models.CharField(
-        _("time zone"), max_length=64, default="UTC", validators=[validate_time_zone]
-    )
-    default_language = models.CharField(
-        _("default language"), max_length=10, choices=settings.LANGUAGES, default="en"
-    )
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
+    default_language = models.CharField(_("default language"), max_length=10, choices=settings.LANGUAGES, default="en")
     data_region = models.CharField(
         _("data region"), max_length=8, choices=DataRegion.choices, default=DataRegion.SINGAPORE
     )
@@ -181,9 +177,7 @@ class Membership(OrgOwnedModel):
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "user"], name="accounts_membership_org_user_unique"
-            )
+            models.UniqueConstraint(fields=["organization", "user"], name="accounts_membership_org_user_unique")
         ]
         indexes = [models.Index(fields=["user", "organization"], name="accounts_membership_user_idx")]
 

@@ -86,9 +86,7 @@ def _matrix_markdown() -> str:
     header = "| Permission | " + " | ".join(str(r.label) for r in roles) + " |"
     rule = "|---|" + "|".join(":-:" for _ in roles) + "|"
     rows = [
-        f"| {PERM_LABELS[p]} (`{p.value}`) | "
-        + " | ".join("yes" if p in MATRIX[r] else "-" for r in roles)
-        + " |"
+        f"| {PERM_LABELS[p]} (`{p.value}`) | " + " | ".join("yes" if p in MATRIX[r] else "-" for r in roles) + " |"
         for p in Perm
     ]
     return "\n".join([header, rule, *rows])

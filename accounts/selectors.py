@@ -8,11 +8,7 @@ from accounts.models import AuditEvent, Invitation, InvitationStatus, Membership
 
 
 def user_memberships(*, user: User) -> QuerySet[Membership]:
-    return (
-        Membership.unscoped_objects.filter(user=user)
-        .select_related("organization")
-        .order_by("organization__name")
-    )
+    return Membership.unscoped_objects.filter(user=user).select_related("organization").order_by("organization__name")
 
 
 def user_default_organization(*, user: User, preferred_slug: str | None = None) -> Organization | None:
@@ -55,6 +51,4 @@ def organization_settings_reviewed(*, organization: Organization) -> bool:
     """Whether someone chose this organization's currency and time zone (not just the signup defaults)."""
     if not organization.is_personal:
         return True
-    return AuditEvent.unscoped_objects.filter(
-        organization=organization, verb="organization.settings_changed"
-    ).exists()
+    return AuditEvent.unscoped_objects.filter(organization=organization, verb="organization.settings_changed").exists()

@@ -34,9 +34,7 @@ class ServiceError(ValidationError):
     """A refused write, with a message a person can act on. Nothing was changed."""
 
 
-def record_audit(
-    *, organization: Organization, actor: User | None, verb: str, target, data=None
-) -> AuditEvent:
+def record_audit(*, organization: Organization, actor: User | None, verb: str, target, data=None) -> AuditEvent:
     """Write an audit row. Call inside the transaction of the change it records."""
     return AuditEvent.unscoped_objects.create(
         organization=organization,
@@ -159,9 +157,7 @@ def invitation_create(*, organization: Organization, actor: Membership, email: s
             invitation.save()
     except IntegrityError as exc:
         raise ServiceError(_("An invitation to %(email)s is already pending.") % {"email": email}) from exc
-    record_audit(
-        organization=organization, actor=actor.user, verb=verb, target=invitation, data={"role": role}
-    )
+    record_audit(organization=organization, actor=actor.user, verb=verb, target=invitation, data={"role": role})
     tasks.send_invitation_email.delay_on_commit(organization_id=organization.pk, invitation_id=invitation.pk)
     return invitation
 
@@ -180,9 +176,7 @@ def invitation_from_token(token: str) -> Invitation:
     if invitation.status == InvitationStatus.REVOKED:
         raise ServiceError(_("This invitation was withdrawn. Ask for a new invitation."))
     if invitation.status == InvitationStatus.EXPIRED or invitation.expires_at <= timezone.now():
-        raise ServiceError(
-            _("This invitation has expired. Ask the person who invited you to send a new one.")
-        )
+        raise ServiceError(_("This invitation has expired. Ask the person who invited you to send a new one."))
     return invitation
 
 
@@ -231,23 +225,17 @@ def invitation_revoke(*, organization: Organization, actor: Membership, invitati
 
 def invitations_expire(*, organization: Organization) -> int:
     with organization_scope(organization):
-        return Invitation.objects.filter(
-            status=InvitationStatus.PENDING, expires_at__lte=timezone.now()
-        ).update(status=InvitationStatus.EXPIRED, updated_at=timezone.now())
+        return Invitation.objects.filter(status=InvitationStatus.PENDING, expires_at__lte=timezone.now()).update(
+            status=InvitationStatus.EXPIRED, updated_at=timezone.now()
+        )
 
 
 def _owner_count(organization: Organization) -> int:
-    return (
-        Membership.unscoped_objects.select_for_update()
-        .filter(organization=organization, role=Role.OWNER)
-        .count()
-    )
+    return Membership.unscoped_objects.select_for_update().filter(organization=organization, role=Role.OWNER).count()
 
 
 @transaction.atomic
-def membership_change_role(
-    *, organization: Organization, actor: Membership, membership_id, role: str
-) -> Membership:
+def membership_change_role(*, organization: Organization, actor: Membership, membership_id, role: str) -> Membership:
     if role not in Role.values:
         raise ServiceError(_("Unknown role."))
     with organization_scope(organization):

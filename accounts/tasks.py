@@ -8,9 +8,7 @@ from accounts.models import Invitation, InvitationStatus, Organization
 from accounts.scoping import organization_task
 
 
-@shared_task(
-    name="accounts.tasks.send_invitation_email", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
-)
+@shared_task(name="accounts.tasks.send_invitation_email", autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 @organization_task
 def send_invitation_email(*, organization: Organization, invitation_id: int) -> bool:
     invitation = (

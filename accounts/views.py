@@ -74,9 +74,7 @@ def invitation_accept(request, token: str):
     try:
         invitation = services.invitation_from_token(token)
     except services.ServiceError as exc:
-        return TemplateResponse(
-            request, "accounts/invitation_invalid.html", {"error": exc.messages[0]}, status=400
-        )
+        return TemplateResponse(request, "accounts/invitation_invalid.html", {"error": exc.messages[0]}, status=400)
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect(f"{reverse('account_login')}?next={request.path}")
@@ -133,9 +131,7 @@ def healthz(request):
     except Exception as exc:  # noqa: BLE001
         checks["broker"] = f"error: {exc.__class__.__name__}"
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
-    )
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
 
 
 # --- inside an organization ---------------------------------------------------------------------------

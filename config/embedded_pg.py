@@ -42,9 +42,7 @@ def database_settings() -> dict:
     info = server.get_postmaster_info()
     socket_dir = str(info.socket_dir) if getattr(info, "socket_dir", None) else str(PGDATA)
     port = str(info.port)
-    with psycopg.connect(
-        host=socket_dir, port=port, user="postgres", dbname="postgres", autocommit=True
-    ) as conn:
+    with psycopg.connect(host=socket_dir, port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')

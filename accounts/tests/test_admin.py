@@ -142,9 +142,7 @@ def test_admin_changes_to_organizations_are_audited(client, staff, settings):
     org.refresh_from_db()
     membership.refresh_from_db()
     assert (org.home_currency, org.plan, membership.role) == ("GBP", "pro", "admin")
-    verbs = set(
-        AuditEvent.unscoped_objects.filter(organization=org, actor=staff).values_list("verb", flat=True)
-    )
+    verbs = set(AuditEvent.unscoped_objects.filter(organization=org, actor=staff).values_list("verb", flat=True))
     assert verbs == {"organization.settings_changed", "membership.role_changed"}
 
 
@@ -153,9 +151,6 @@ def test_audit_events_are_read_only_in_admin(client, staff, settings):
     event = AuditEventFactory()
     client.force_login(staff)
     assert client.get(reverse("admin:accounts_auditevent_change", args=[event.pk])).status_code == 200
-    assert (
-        client.post(reverse("admin:accounts_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code
-        == 403
-    )
+    assert client.post(reverse("admin:accounts_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
     assert client.get(reverse("admin:accounts_auditevent_add")).status_code == 403
     assert AuditEvent.unscoped_objects.filter(pk=event.pk).exists()

@@ -74,9 +74,7 @@ def test_signup_verify_create_org_invite_and_switch_to_chinese(live_server, page
     _screenshot(page, artifacts_dir, "org-create.png")
     page.locator("#org-form button[type=submit]").click()
     page.wait_for_url(
-        lambda url: (
-            DASHBOARD_PATH.search(urlsplit(url).path) is not None and f"/o/{personal_slug}/" not in url
-        )
+        lambda url: DASHBOARD_PATH.search(urlsplit(url).path) is not None and f"/o/{personal_slug}/" not in url
     )
     org_slug = _dashboard_slug(page)
     expect(page.locator("main h1")).to_have_text("Shenzhen Lamps Co")

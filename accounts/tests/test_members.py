@@ -23,9 +23,7 @@ def invite(client, django_capture_on_commit_callbacks):
 
     def post(org, email="new@example.test", role=Role.MARKETER, **headers):
         with django_capture_on_commit_callbacks(execute=True):
-            return client.post(
-                members_url(org, "member_invite"), {"email": email, "role": role}, headers=headers
-            )
+            return client.post(members_url(org, "member_invite"), {"email": email, "role": role}, headers=headers)
 
     return post
 
@@ -224,17 +222,13 @@ def test_owner_removes_a_member(client, org, owner):
     client.force_login(owner)
     client.post(members_url(org, "member_remove", membership_id=colleague.pk))
     assert not Membership.unscoped_objects.filter(pk=colleague.pk).exists()
-    assert (
-        AuditEvent.unscoped_objects.get(organization=org, verb="membership.removed").data["role"] == "analyst"
-    )
+    assert AuditEvent.unscoped_objects.get(organization=org, verb="membership.removed").data["role"] == "analyst"
 
 
 def test_tampered_role_value_is_rejected(client, org, owner):
     colleague = MembershipFactory(organization=org, role=Role.VIEWER)
     client.force_login(owner)
-    response = client.post(
-        members_url(org, "member_change_role", membership_id=colleague.pk), {"role": "superuser"}
-    )
+    response = client.post(members_url(org, "member_change_role", membership_id=colleague.pk), {"role": "superuser"})
     assert response.status_code == 400
     colleague.refresh_from_db()
     assert colleague.role == Role.VIEWER

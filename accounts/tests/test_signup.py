@@ -32,9 +32,7 @@ def test_signup_creates_a_personal_organization_and_requires_email_verification(
     ).exists()
 
     # Not verified yet: no way in.
-    assert (
-        client.get(reverse("dashboard", kwargs={"org_slug": membership.organization.slug})).status_code == 302
-    )
+    assert client.get(reverse("dashboard", kwargs={"org_slug": membership.organization.slug})).status_code == 302
     login = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
     assert login["Location"] == reverse("account_email_verification_sent")
 

@@ -168,9 +168,7 @@ def test_htmx_request_without_login_gets_hx_redirect(client, org):
 
 def test_htmx_error_is_a_message_for_the_message_area(client, org):
     client.force_login(member(org, Role.VIEWER))
-    response = client.post(
-        url("member_invite", org), {"email": "a@example.test", "role": "viewer"}, headers=HX
-    )
+    response = client.post(url("member_invite", org), {"email": "a@example.test", "role": "viewer"}, headers=HX)
     assert response.status_code == 403
     assert response["HX-Retarget"] == "#messages"
     assert b'class="alert alert-error"' in response.content

@@ -238,3 +238,57 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 DJSTRIPE_SUBSCRIBER_MODEL_REQUEST_CALLBACK = "accounts.scoping.request_organization"
+
+# --- platforms -----------------------------------------------------------------------------------
+# Each platform's app credentials and endpoints. When FAKE_PLATFORMS_URL is set (development and the demo),
+# every endpoint not set explicitly points at the local fake servers (``python -m connectors.fakes``).
+FAKE_PLATFORMS_URL = env("FAKE_PLATFORMS_URL", default="").rstrip("/")
+RATE_LIMIT_REDIS_URL = env("RATE_LIMIT_REDIS_URL", default="")
+
+
+def _endpoint(variable: str, real: str, fake_path: str) -> str:
+    return env(variable, default=f"{FAKE_PLATFORMS_URL}/{fake_path}" if FAKE_PLATFORMS_URL else real)
+
+
+def _app_credential(variable: str) -> str:
+    return env(variable, default="chuhai-fake-" + variable.lower() if FAKE_PLATFORMS_URL else "")
+
+
+PLATFORMS = {
+    "amazon_ads": {
+        "client_id": _app_credential("AMAZON_ADS_CLIENT_ID"),
+        "client_secret": _app_credential("AMAZON_ADS_CLIENT_SECRET"),
+        "auth_url": _endpoint("AMAZON_ADS_AUTH_URL", "https://www.amazon.com/ap/oa", "amazon-ads/ap/oa"),
+        "token_url": _endpoint(
+            "AMAZON_ADS_TOKEN_URL", "https://api.amazon.com/auth/o2/token", "amazon-ads/auth/o2/token"
+        ),
+        "api_urls": {
+            "NA": _endpoint("AMAZON_ADS_API_URL_NA", "https://advertising-api.amazon.com", "amazon-ads/api"),
+            "EU": _endpoint("AMAZON_ADS_API_URL_EU", "https://advertising-api-eu.amazon.com", "amazon-ads/api"),
+            "FE": _endpoint("AMAZON_ADS_API_URL_FE", "https://advertising-api-fe.amazon.com", "amazon-ads/api"),
+        },
+    },
+    "amazon_sp": {
+        "client_id": _app_credential("AMAZON_SP_CLIENT_ID"),
+        "client_secret": _app_credential("AMAZON_SP_CLIENT_SECRET"),
+        "application_id": env("AMAZON_SP_APPLICATION_ID", default="amzn1.sp.solution.chuhai-fake"),
+        "auth_url": _endpoint(
+            "AMAZON_SP_AUTH_URL", "https://sellercentral.amazon.com/apps/authorize/consent", "amazon-sp/consent"
+        ),
+        "token_url": _endpoint(
+            "AMAZON_SP_TOKEN_URL", "https://api.amazon.com/auth/o2/token", "amazon-sp/auth/o2/token"
+        ),
+        "api_urls": {
+            "NA": _endpoint("AMAZON_SP_API_URL_NA", "https://sellingpartnerapi-na.amazon.com", "amazon-sp/api"),
+            "EU": _endpoint("AMAZON_SP_API_URL_EU", "https://sellingpartnerapi-eu.amazon.com", "amazon-sp/api"),
+            "FE": _endpoint("AMAZON_SP_API_URL_FE", "https://sellingpartnerapi-fe.amazon.com", "amazon-sp/api"),
+        },
+    },
+    "shopify": {
+        "client_id": _app_credential("SHOPIFY_CLIENT_ID"),
+        "client_secret": _app_credential("SHOPIFY_CLIENT_SECRET"),
+        "api_version": env("SHOPIFY_API_VERSION", default="2025-07"),
+        # {shop} is replaced by the shop's subdomain; the fake serves every shop under one prefix.
+        "shop_url": _endpoint("SHOPIFY_SHOP_URL", "https://{shop}.myshopify.com", "shopify/{shop}"),
+    },
+}

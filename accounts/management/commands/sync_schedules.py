@@ -40,8 +40,6 @@ class Command(BaseCommand):
                     "enabled": True,
                 },
             )
-        stale = PeriodicTask.objects.filter(
-            name__regex=r"^(" + "|".join(OWNED_PREFIXES).replace(".", r"\.") + ")"
-        )
+        stale = PeriodicTask.objects.filter(name__regex=r"^(" + "|".join(OWNED_PREFIXES).replace(".", r"\.") + ")")
         removed, _ = stale.exclude(name__in=SCHEDULES).delete()
         self.stdout.write(f"{len(SCHEDULES)} schedules in place, {removed} stale removed.")

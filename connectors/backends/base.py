@@ -1,0 +1,154 @@
+"""What a platform backend provides, and what the sync engine hands it while it runs.
+
+A backend is a package under ``connectors/backends/<platform>/`` with ``client.py`` (the platform's real
+protocol), ``mapping.py`` (platform rows -> our facts and entities), ``fake.py`` (a local WSGI server that
+reproduces the platform for tests and the demo) and ``backend.py`` (a ``Backend`` subclass registered in
+``connectors.backends.REGISTRY``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from connectors.models import Connection, SyncRun
+
+
+@dataclass
+class DiscoveredAccount:
+    """An account the seller's authorization gives access to; each becomes one Connection."""
+
+    external_id: str
+    name: str
+    currency: str
+    time_zone: str
+    marketplace: str = ""
+    region: str = ""
+    config: dict = field(default_factory=dict)
+
+
+class Backend:
+    platform: str = ""
+    label: str = ""
+    channel: str | None = None  # the campaigns.Channel this platform's ads land in, if it has ads
+    default_lookback_days: int = 3
+    max_window_days: int = 31
+
+    @property
+    def conf(self) -> dict:
+        """This platform's settings: client id and secret, API and auth URLs (``settings.PLATFORMS``)."""
+        return settings.PLATFORMS[self.platform]
+
+    # --- connecting ---------------------------------------------------------------------------------
+    def authorization_url(self, *, state: str, redirect_uri: str, region: str = "") -> str:
+        raise NotImplementedError
+
+    def exchange_code(self, *, code: str, redirect_uri: str, params: dict) -> dict:
+        """Trade the authorization code for credentials (a dict that is stored encrypted)."""
+        raise NotImplementedError
+
+    def discover_accounts(self, *, credentials: dict) -> list[DiscoveredAccount]:
+        raise NotImplementedError
+
+    def revoke(self, *, credentials: dict) -> None:
+        """Tell the platform to forget our grant, where it has a way to. Default: nothing to call."""
+
+    # --- syncing ------------------------------------------------------------------------------------
+    def sync(self, ctx: SyncContext) -> None:
+        """Pull the days ``ctx.window_start``..``ctx.window_end`` and load them through ``ctx``.
+
+        Resume from ``ctx.cursor`` and call ``ctx.checkpoint`` after each unit of work that is loaded.
+        """
+        raise NotImplementedError
+
+
+class SyncContext:
+    """The engine's side of a run: credentials, cursor, progress and the loaders, all bound to one run."""
+
+    def __init__(self, *, run: SyncRun, backend: Backend):
+        self.run = run
+        self.backend = backend
+        self.connection: Connection = run.connection
+        self.organization = run.connection.organization
+        self.window_start: date = run.window_start
+        self.window_end: date = run.window_end
+
+    # credentials -------------------------------------------------------------------------------------
+    @property
+    def credentials(self) -> dict:
+        return self.connection.credentials
+
+    def save_credentials(self, credentials: dict) -> None:
+        from connectors import services
+
+        services.connection_save_credentials(connection=self.connection, credentials=credentials)
+
+    # cursor and progress -------------------------------------------------------------------------------
+    @property
+    def cursor(self) -> dict:
+        return self.run.cursor
+
+    def checkpoint(self, **updates) -> None:
+        """Persist cursor updates (and a heartbeat) so a killed run resumes after the last checkpoint."""
+        self.run.cursor = {**self.run.cursor, **updates}
+        self.run.heartbeat_at = timezone.now()
+        self.run.save(update_fields=["cursor", "heartbeat_at", "rows_read", "rows_written", "progress", "updated_at"])
+
+    def progress(self, done: int, total: int) -> None:
+        self.run.progress = max(0, min(99, int(100 * done / total))) if total else 0
+        self.run.heartbeat_at = timezone.now()
+        self.run.save(update_fields=["progress", "heartbeat_at", "rows_read", "rows_written", "updated_at"])
+
+    # loaders -------------------------------------------------------------------------------------------
+    def _count(self, read: int, written: int) -> tuple[int, int]:
+        self.run.rows_read += read
+        self.run.rows_written += written
+        return read, written
+
+    def load_ad_facts(self, facts: Iterable) -> tuple[int, int]:
+        from analytics.services import ad_performance_upsert
+
+        return self._count(*ad_performance_upsert(organization=self.organization, facts=facts))
+
+    def load_sales_facts(self, facts: Iterable) -> tuple[int, int]:
+        from analytics.services import store_sales_upsert
+
+        return self._count(*store_sales_upsert(organization=self.organization, facts=facts))
+
+    def load_orders(self, orders: Iterable) -> tuple[int, int]:
+        from analytics.services import store_orders_upsert
+
+        orders = list(orders)
+        return self._count(len(orders), store_orders_upsert(organization=self.organization, orders=orders))
+
+    def ad_account(self):
+        """The campaigns.AdAccount this connection's ads belong to (created on first use)."""
+        from campaigns.services import ad_account_upsert
+
+        c = self.connection
+        return ad_account_upsert(
+            organization=self.organization,
+            channel=self.backend.channel,
+            external_id=c.external_id,
+            name=c.name,
+            currency=c.currency,
+            time_zone=c.time_zone,
+            marketplace=c.marketplace,
+        )
+
+    def http(self, *, bucket: str, rate: float, burst: float, **kwargs):
+        from connectors.http import PlatformHTTP
+
+        return PlatformHTTP(
+            platform=self.backend.label or self.backend.platform,
+            bucket=bucket,
+            rate=rate,
+            burst=burst,
+            **kwargs,
+        )

@@ -1,0 +1,36 @@
+"""Local fake platforms, all behind one port, each under its own path prefix.
+
+``python -m connectors.fakes`` serves them for development and the demo (``make run`` starts it); tests
+serve a single fake with ``connectors.testing.serve_wsgi``. Each fake is a WSGI app factory
+``make_app(public_url)`` in its backend package; ``public_url`` is where the fake is reachable, so it can
+build URLs (consent redirects, report downloads) that point back at itself.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+# path prefix -> dotted path of the fake's WSGI app factory
+FAKES: dict[str, str] = {}
+
+
+def _factory(path: str):
+    module, _, name = path.rpartition(".")
+    return getattr(import_module(module), name)
+
+
+class PrefixDispatcher:
+    """Route ``/<prefix>/...`` to the fake registered under ``prefix``, with the prefix moved to SCRIPT_NAME."""
+
+    def __init__(self, public_url: str):
+        self.apps = {prefix: _factory(path)(f"{public_url.rstrip('/')}/{prefix}") for prefix, path in FAKES.items()}
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        prefix, _, rest = path.lstrip("/").partition("/")
+        app = self.apps.get(prefix)
+        if app is None:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [f"no fake platform at /{prefix}; known: {sorted(self.apps)}".encode()]
+        environ = dict(environ, SCRIPT_NAME=environ.get("SCRIPT_NAME", "") + "/" + prefix, PATH_INFO="/" + rest)
+        return app(environ, start_response)
