@@ -137,7 +137,6 @@ def healthz(request):
 # --- inside an organization ---------------------------------------------------------------------------
 
 SECTIONS = {
-    "connections": (_("Connections"), _("Connect marketplaces and ad accounts, or upload report files.")),
     "campaigns": (_("Campaigns"), _("Campaigns, ad groups and keywords across every channel.")),
     "keywords": (_("Keywords"), _("Search-term harvesting, negative mining and bid proposals.")),
     "compliance": (

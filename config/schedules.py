@@ -10,4 +10,22 @@ SCHEDULES = {
         "expires": 50 * 60,
         "description": "Mark invitations past their expiry date as expired, per organization.",
     },
+    "analytics.fx-rates": {
+        "task": "analytics.tasks.refresh_fx_rates",
+        "crontab": {"minute": "30", "hour": "16"},
+        "expires": 6 * 60 * 60,
+        "description": "Upsert the ECB euro reference rates (published around 16:00 CET) for FX conversion.",
+    },
+    "connectors.fan-out-due-syncs": {
+        "task": "connectors.tasks.fan_out_due_syncs",
+        "crontab": {"minute": "*/5"},
+        "expires": 4 * 60,
+        "description": "Queue a sync for every connection whose next sync is due.",
+    },
+    "connectors.sweep-sync-runs": {
+        "task": "connectors.tasks.sweep_sync_runs",
+        "crontab": {"minute": "*/5"},
+        "expires": 4 * 60,
+        "description": "Resume runs whose worker died and re-send runs whose message was lost.",
+    },
 }

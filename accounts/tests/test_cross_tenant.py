@@ -16,10 +16,26 @@ pytestmark = pytest.mark.django_db
 SAMPLES = {
     "membership_id": lambda org: MembershipFactory(organization=org, role=Role.VIEWER).pk,
     "invitation_id": lambda org: InvitationFactory(organization=org).pk,
-    "section": lambda org: "connections",
+    "section": lambda org: "campaigns",
+    "connection_id": lambda org: _connection(org).pk,
+    "import_id": lambda org: _file_import(org).pk,
+    "platform": lambda org: "amazon_ads",
 }
+
+
+def _connection(org):
+    from connectors.tests.factories import ConnectionFactory
+
+    return ConnectionFactory(organization=org)
+
+
+def _file_import(org):
+    from connectors.tests.factories import FileImportFactory
+
+    return FileImportFactory(organization=org)
+
 # kwargs that name an object (as opposed to a fixed word such as a section)
-OBJECT_KWARGS = {"membership_id", "invitation_id"}
+OBJECT_KWARGS = {"membership_id", "invitation_id", "connection_id", "import_id"}
 
 
 def _walk(patterns, prefix_kwargs=frozenset()):
@@ -65,7 +81,11 @@ def test_other_organizations_urls_answer_404(client, name, kwarg_names):
 
 
 def _state():
+    from connectors.models import Connection, SyncRun
+
     return {
+        "connections": set(Connection.unscoped_objects.values_list("pk", "organization_id", "status")),
+        "runs": SyncRun.unscoped_objects.count(),
         "memberships": set(Membership.unscoped_objects.values_list("pk", "organization_id", "role")),
         "invitations": set(Invitation.unscoped_objects.values_list("pk", "organization_id", "status")),
         "audit": AuditEvent.unscoped_objects.count(),
@@ -78,6 +98,8 @@ def _victim_rows(state, victim):
         {row for row in state["memberships"] if row[1] == victim.pk},
         {row for row in state["invitations"] if row[1] == victim.pk},
         {row for row in state["orgs"] if row[0] == victim.pk},
+        {row for row in state["connections"] if row[1] == victim.pk},
+        state["runs"],
     )
 
 

@@ -30,6 +30,14 @@ EXPECTED = {
     "invitation_revoke": Perm.INVITE,
     "member_change_role": Perm.MANAGE_MEMBERS,
     "member_remove": Perm.MANAGE_MEMBERS,
+    "connections": Perm.VIEW,
+    "connection_detail": Perm.VIEW,
+    "connection_status": Perm.VIEW,
+    "import_status": Perm.VIEW,
+    "connect_start": Perm.CONNECT_ACCOUNTS,
+    "connection_disconnect": Perm.CONNECT_ACCOUNTS,
+    "connection_sync": Perm.EDIT_CAMPAIGNS,
+    "import_upload": Perm.EDIT_CAMPAIGNS,
 }
 
 

@@ -7,7 +7,11 @@ from importlib import import_module
 from connectors.backends.base import Backend
 
 # platform value -> dotted path of its Backend class
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "amazon_ads": "connectors.backends.amazon_ads.backend.AmazonAdsBackend",
+    "amazon_sp": "connectors.backends.amazon_sp.backend.AmazonSellingPartnerBackend",
+    "shopify": "connectors.backends.shopify.backend.ShopifyBackend",
+}
 
 
 def get_backend(platform: str) -> Backend:

@@ -11,7 +11,11 @@ from __future__ import annotations
 from importlib import import_module
 
 # path prefix -> dotted path of the fake's WSGI app factory
-FAKES: dict[str, str] = {}
+FAKES: dict[str, str] = {
+    "amazon-ads": "connectors.backends.amazon_ads.fake.make_app",
+    "amazon-sp": "connectors.backends.amazon_sp.fake.make_app",
+    "shopify": "connectors.backends.shopify.fake.make_app",
+}
 
 
 def _factory(path: str):
