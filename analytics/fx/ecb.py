@@ -40,6 +40,7 @@ GESMES_NS = "http://www.gesmes.org/xml/2002-08-01"
 EUROFXREF_NS = "http://www.ecb.int/vocabulary/2002-08-01/eurofxref"
 _CUBE = f"{{{EUROFXREF_NS}}}Cube"
 _ENVELOPE = f"{{{GESMES_NS}}}Envelope"
+MAX_RATE = Decimal(10) ** 14  # FxRate.rate is Decimal(24, 10): 14 integer digits
 
 # Connect fast, allow the full history (a few MB) time to arrive.
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -114,7 +115,7 @@ def parse(document: bytes | str) -> list[EcbRate]:
                 rate = Decimal(raw)
             except InvalidOperation as exc:
                 raise EcbError(f"ECB feed has rate {raw!r} for {quote} on {on}.") from exc
-            if not rate.is_finite() or rate <= 0:
+            if not rate.is_finite() or rate <= 0 or rate >= MAX_RATE:
                 raise EcbError(f"ECB feed has rate {raw!r} for {quote} on {on}.")
             rates.append(EcbRate(on, quote, rate))
     return rates

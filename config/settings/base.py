@@ -244,6 +244,11 @@ DJSTRIPE_SUBSCRIBER_MODEL_REQUEST_CALLBACK = "accounts.scoping.request_organizat
 # every endpoint not set explicitly points at the local fake servers (``python -m connectors.fakes``).
 FAKE_PLATFORMS_URL = env("FAKE_PLATFORMS_URL", default="").rstrip("/")
 RATE_LIMIT_REDIS_URL = env("RATE_LIMIT_REDIS_URL", default="")
+# ECB euro reference rates (analytics.fx); the fake serves the same documents under /ecb/.
+ECB_FX_URL = env(
+    "ECB_FX_URL",
+    default=f"{FAKE_PLATFORMS_URL}/ecb/" if FAKE_PLATFORMS_URL else "https://www.ecb.europa.eu/stats/eurofxref/",
+)
 
 
 def _endpoint(variable: str, real: str, fake_path: str) -> str:

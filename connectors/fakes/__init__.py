@@ -15,6 +15,7 @@ FAKES: dict[str, str] = {
     "amazon-ads": "connectors.backends.amazon_ads.fake.make_app",
     "amazon-sp": "connectors.backends.amazon_sp.fake.make_app",
     "shopify": "connectors.backends.shopify.fake.make_app",
+    "ecb": "analytics.fake_ecb.make_public_app",
 }
 
 
