@@ -15,7 +15,16 @@ from django.db import models
 def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty: secrets cannot be stored.")
-    return MultiFernet([Fernet(key.encode() if isinstance(key, str) else key) for key in keys])
+    fernets = []
+    for position, key in enumerate(keys, start=1):
+        try:
+            fernets.append(Fernet(key.encode() if isinstance(key, str) else key))
+        except ValueError as exc:  # binascii.Error is a ValueError too; never echo the key itself
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS: key {position} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes, as Fernet.generate_key() makes)."
+            ) from exc
+    return MultiFernet(fernets)
 
 
 def fernet() -> MultiFernet:

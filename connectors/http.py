@@ -6,6 +6,7 @@ anything longer surfaces as ``TransientError`` so the Celery task can retry late
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import logging
 import random
@@ -31,8 +32,14 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:  # an HTTP-date; since Python 3.10 an unparsable one raises instead of returning None
         parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    except (TypeError, ValueError):
+        return None
+    if parsed.tzinfo is None:  # "-0000" parses naive; HTTP-dates are always UTC
+        parsed = parsed.replace(tzinfo=datetime.UTC)
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 class PlatformHTTP:
@@ -49,8 +56,10 @@ class PlatformHTTP:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        retry_statuses: frozenset[int] | set[int] = frozenset(RETRY_STATUSES),
     ):
         self.platform = platform
+        self.retry_statuses = retry_statuses  # a client that reads its platform's 429 bodies itself drops 429
         self.bucket = f"{platform}:{bucket}"
         self.rate, self.burst = rate, burst
         self.retries = retries
@@ -60,13 +69,17 @@ class PlatformHTTP:
     def close(self):
         self.client.close()
 
-    def request(self, method: str, url: str, *, limited: bool = True, **kwargs) -> httpx.Response:
+    def request(self, method: str, url: str, *, limited: bool = True, stream: bool = False, **kwargs) -> httpx.Response:
+        """``stream=True`` returns the final response with its body unread: the caller iterates it and closes it."""
         attempt = 0
         while True:
             if limited:
                 ratelimit.acquire(self.bucket, rate=self.rate, burst=self.burst, sleep=self.sleep)
             try:
-                response = self.client.request(method, url, **kwargs)
+                if stream:
+                    response = self.client.send(self.client.build_request(method, url, **kwargs), stream=True)
+                else:
+                    response = self.client.request(method, url, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 if attempt >= self.retries:
                     raise TransientError(
@@ -76,7 +89,9 @@ class PlatformHTTP:
                 self._backoff(attempt, None)
                 attempt += 1
                 continue
-            if response.status_code in RETRY_STATUSES:
+            if response.status_code in self.retry_statuses:
+                if stream:
+                    response.read()  # a short error body; reading it to the end also releases the connection
                 wait = retry_after_seconds(response)
                 if attempt >= self.retries or (wait is not None and wait > MAX_INLINE_WAIT):
                     raise TransientError(

@@ -90,7 +90,7 @@ def connection_upsert(
 def connection_save_credentials(*, connection: Connection, credentials: dict) -> None:
     connection.credentials = credentials
     Connection.unscoped_objects.filter(pk=connection.pk).update(
-        credentials=Connection._meta.get_field("credentials").get_prep_value(credentials),
+        credentials=credentials,  # the field encrypts it on save; encrypting here too stored a token of a token
         updated_at=timezone.now(),
     )
 
@@ -193,48 +193,55 @@ def sync_run_execute(*, run_id: int) -> SyncRun | None:
         backend.sync(ctx)
     except TransientError as exc:
         final = run.attempts >= MAX_ATTEMPTS
-        _finish(run, RunStatus.FAILED if final else RunStatus.QUEUED, exc, partial=run.rows_written > 0)
+        if not _finish(run, RunStatus.FAILED if final else RunStatus.QUEUED, exc, partial=run.rows_written > 0):
+            return run  # stopped while it ran (the account was disconnected): nothing to retry
         if final:
             _connection_failed(connection, exc)
             return run
         raise
     except AuthorizationError as exc:
-        _finish(run, RunStatus.FAILED, exc, partial=run.rows_written > 0)
-        _connection_failed(connection, exc, status=ConnectionStatus.REAUTH)
+        if _finish(run, RunStatus.FAILED, exc, partial=run.rows_written > 0):
+            _connection_failed(connection, exc, status=ConnectionStatus.REAUTH)
         return run
     except SyncError as exc:
-        _finish(run, RunStatus.FAILED, exc, partial=run.rows_written > 0)
-        _connection_failed(connection, exc)
+        if _finish(run, RunStatus.FAILED, exc, partial=run.rows_written > 0):
+            _connection_failed(connection, exc)
         return run
     except Exception as exc:
         logger.exception("sync run %s failed", run.pk)
-        error = SyncError(
-            _("Something went wrong on our side while syncing. We have been told; try again later."),
-            detail=repr(exc),
-        )
-        _finish(run, RunStatus.FAILED, error, partial=run.rows_written > 0)
-        _connection_failed(connection, error)
+        error = _internal_error(detail=repr(exc))
+        if _finish(run, RunStatus.FAILED, error, partial=run.rows_written > 0):
+            _connection_failed(connection, error)
         return run
-    _finish(run, RunStatus.SUCCEEDED, None)
-    now = timezone.now()
-    Connection.unscoped_objects.filter(pk=connection.pk).update(
-        synced_through=run.window_end,
-        last_success_at=now,
-        last_error="",
-        status=ConnectionStatus.ACTIVE,
-        updated_at=now,
-    )
+    if _finish(run, RunStatus.SUCCEEDED, None):
+        now = timezone.now()
+        Connection.unscoped_objects.filter(pk=connection.pk).exclude(status=ConnectionStatus.DISCONNECTED).update(
+            synced_through=run.window_end,
+            last_success_at=now,
+            last_error="",
+            status=ConnectionStatus.ACTIVE,
+            updated_at=now,
+        )
     return run
 
 
-def _finish(run: SyncRun, status: str, error: SyncError | None, *, partial: bool = False) -> None:
+def _internal_error(*, detail: str) -> SyncError:
+    """Our fault, not the platform's: the seller gets a generic message, the detail stays in the logs."""
+    return SyncError(
+        _("Something went wrong on our side while syncing. We have been told; try again later."), detail=detail
+    )
+
+
+def _finish(run: SyncRun, status: str, error: SyncError | None, *, partial: bool = False) -> bool:
+    """Record the run's outcome if it is still ours to finish. False (and ``run`` reloaded) when it was stopped
+    meanwhile, e.g. failed by ``connection_disconnect``: the outcome of a stopped run must not overwrite that."""
     now = timezone.now()
     if status == RunStatus.FAILED and partial:
         status = RunStatus.PARTIAL
     run.status = status
     run.message = error.user_message if error else ""
     run.error_code = error.code if error else ""
-    run.heartbeat_at = now
+    run.heartbeat_at = run.updated_at = now
     fields = [
         "status",
         "message",
@@ -251,11 +258,16 @@ def _finish(run: SyncRun, status: str, error: SyncError | None, *, partial: bool
         fields.append("finished_at")
         if status == RunStatus.SUCCEEDED:
             run.progress = 100
-    run.save(update_fields=fields)
+    finished = SyncRun.unscoped_objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+        **{name: getattr(run, name) for name in fields}
+    )
+    if not finished:
+        run.refresh_from_db()
+    return bool(finished)
 
 
 def _connection_failed(connection: Connection, error: SyncError, status=ConnectionStatus.ERROR) -> None:
-    Connection.unscoped_objects.filter(pk=connection.pk).update(
+    Connection.unscoped_objects.filter(pk=connection.pk).exclude(status=ConnectionStatus.DISCONNECTED).update(
         status=status, last_error=error.user_message, updated_at=timezone.now()
     )
 
@@ -274,13 +286,23 @@ def sync_runs_sweep(*, now=None) -> list[tuple[int, int]]:
     """Runs whose worker died (running, no heartbeat) go back to queued; both those and queued runs whose
     message was lost are returned as (organization_id, run_id) to be dispatched again."""
     now = now or timezone.now()
-    stale = SyncRun.unscoped_objects.filter(
-        Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_RUNNING)
-        | Q(status=RunStatus.QUEUED, updated_at__lt=now - STALE_QUEUED)
-    )
+    dead = Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_RUNNING)
+    stale = SyncRun.unscoped_objects.filter(dead | Q(status=RunStatus.QUEUED, updated_at__lt=now - STALE_QUEUED))
     ids = list(stale.values_list("organization_id", "pk"))
-    SyncRun.unscoped_objects.filter(pk__in=[pk for _, pk in ids], status=RunStatus.RUNNING).update(
+    pks = [pk for _, pk in ids]
+    # A run whose worker died on every one of its attempts (a page that runs it out of memory...) would be
+    # resumed, and kill a worker, forever: after MAX_ATTEMPTS it fails like any other run that keeps failing.
+    given_up = set()
+    dead_for_good = SyncRun.unscoped_objects.filter(dead, pk__in=pks, attempts__gte=MAX_ATTEMPTS)
+    for run in dead_for_good.select_related("connection"):
+        logger.error("sync run %s: its worker stopped on each of its %s attempts; giving up", run.pk, run.attempts)
+        error = _internal_error(detail="worker lost on every attempt")
+        if _finish(run, RunStatus.FAILED, error, partial=run.rows_written > 0):
+            _connection_failed(run.connection, error)
+        given_up.add(run.pk)
+    # The heartbeat is checked again in the UPDATE: a worker that checkpointed since the SELECT keeps its run.
+    SyncRun.unscoped_objects.filter(dead, pk__in=pks).update(
         status=RunStatus.QUEUED, message=_("Resumed after the worker running it stopped."), updated_at=now
     )
-    SyncRun.unscoped_objects.filter(pk__in=[pk for _, pk in ids], status=RunStatus.QUEUED).update(updated_at=now)
-    return ids
+    SyncRun.unscoped_objects.filter(pk__in=pks, status=RunStatus.QUEUED).update(updated_at=now)
+    return [(organization_id, pk) for organization_id, pk in ids if pk not in given_up]

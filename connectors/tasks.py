@@ -3,6 +3,7 @@ from celery import shared_task
 from accounts.scoping import organization_task
 from connectors import services
 from connectors.errors import TransientError
+from connectors.imports.tasks import run_file_import  # noqa: F401
 
 
 @shared_task(name="connectors.tasks.run_sync", bind=True, max_retries=services.MAX_ATTEMPTS, acks_late=True)

@@ -23,7 +23,7 @@ class _QuietHandler(WSGIRequestHandler):
 def serve_wsgi(app, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """``with serve_wsgi(app) as base_url:`` -> ``http://127.0.0.1:<port>``; stops the server on exit."""
     server = make_server(host, port, app, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://{host}:{server.server_port}"
