@@ -34,3 +34,9 @@ class PlatformError(SyncError):
     """The platform refused the request for a reason retrying will not fix. Not retried."""
 
     code = "platform"
+
+
+class RunStopped(SyncError):
+    """The run was stopped from outside (the account was disconnected) while it was working."""
+
+    code = "stopped"

@@ -99,6 +99,9 @@ class SyncRun(OrgOwnedModel):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     message = models.TextField(_("message"), blank=True)
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    not_before = models.DateTimeField(
+        _("retry not before"), null=True, blank=True, help_text=_("Set while waiting out a platform's Retry-After.")
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -174,7 +174,12 @@ def sync_run_request(
 def _claim(run_id: int) -> SyncRun | None:
     now = timezone.now()
     claimed = SyncRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1, updated_at=now
+        status=RunStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        updated_at=now,
+        not_before=None,
     )
     if not claimed:
         return None
@@ -272,6 +277,19 @@ def _connection_failed(connection: Connection, error: SyncError, status=Connecti
     )
 
 
+MAX_RETRY_DELAY = 60 * 60
+
+
+def sync_run_defer(*, run_id: int, seconds: float) -> float:
+    """Record that a queued run waits ``seconds`` (capped at an hour) before its retry, so the sweeper
+    does not mistake the wait for a lost message. Returns the capped delay."""
+    seconds = max(1.0, min(float(seconds), MAX_RETRY_DELAY))
+    SyncRun.unscoped_objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        not_before=timezone.now() + timedelta(seconds=seconds), updated_at=timezone.now()
+    )
+    return seconds
+
+
 def connections_due(*, now=None) -> list[tuple[int, int]]:
     """(organization_id, connection_id) of every connection whose next sync is due (beat fan-out)."""
     now = now or timezone.now()
@@ -287,7 +305,10 @@ def sync_runs_sweep(*, now=None) -> list[tuple[int, int]]:
     message was lost are returned as (organization_id, run_id) to be dispatched again."""
     now = now or timezone.now()
     dead = Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - STALE_RUNNING)
-    stale = SyncRun.unscoped_objects.filter(dead | Q(status=RunStatus.QUEUED, updated_at__lt=now - STALE_QUEUED))
+    lost = Q(status=RunStatus.QUEUED, updated_at__lt=now - STALE_QUEUED) & (
+        Q(not_before__isnull=True) | Q(not_before__lt=now - STALE_QUEUED)
+    )
+    stale = SyncRun.unscoped_objects.filter(dead | lost)
     ids = list(stale.values_list("organization_id", "pk"))
     pks = [pk for _, pk in ids]
     # A run whose worker died on every one of its attempts (a page that runs it out of memory...) would be

@@ -16,7 +16,8 @@ def _run_sync(task, *, organization, run_id: int):
     try:
         run = services.sync_run_execute(run_id=run_id)
     except TransientError as exc:
-        countdown = exc.retry_after if exc.retry_after is not None else min(600, 30 * 2**task.request.retries)
+        wanted = exc.retry_after if exc.retry_after is not None else min(600, 30 * 2**task.request.retries)
+        countdown = services.sync_run_defer(run_id=run_id, seconds=wanted)
         raise task.retry(
             countdown=countdown, exc=exc, kwargs={"organization_id": organization.pk, "run_id": run_id}
         ) from exc

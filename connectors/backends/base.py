@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 if TYPE_CHECKING:
     from connectors.models import Connection, SyncRun
@@ -94,8 +95,17 @@ class SyncContext:
     def cursor(self) -> dict:
         return self.run.cursor
 
+    def ensure_running(self) -> None:
+        """Stop loading if the run was stopped from outside (a disconnect) since it started."""
+        from connectors.errors import RunStopped
+        from connectors.models import RunStatus, SyncRun
+
+        if not SyncRun.unscoped_objects.filter(pk=self.run.pk, status=RunStatus.RUNNING).exists():
+            raise RunStopped(_("The sync was stopped because the account was disconnected."))
+
     def checkpoint(self, **updates) -> None:
         """Persist cursor updates (and a heartbeat) so a killed run resumes after the last checkpoint."""
+        self.ensure_running()
         self.run.cursor = {**self.run.cursor, **updates}
         self.run.heartbeat_at = timezone.now()
         self.run.save(update_fields=["cursor", "heartbeat_at", "rows_read", "rows_written", "progress", "updated_at"])
@@ -114,16 +124,19 @@ class SyncContext:
     def load_ad_facts(self, facts: Iterable) -> tuple[int, int]:
         from analytics.services import ad_performance_upsert
 
+        self.ensure_running()
         return self._count(*ad_performance_upsert(organization=self.organization, facts=facts))
 
     def load_sales_facts(self, facts: Iterable) -> tuple[int, int]:
         from analytics.services import store_sales_upsert
 
+        self.ensure_running()
         return self._count(*store_sales_upsert(organization=self.organization, facts=facts))
 
     def load_orders(self, orders: Iterable) -> tuple[int, int]:
         from analytics.services import store_orders_upsert
 
+        self.ensure_running()
         orders = list(orders)
         return self._count(len(orders), store_orders_upsert(organization=self.organization, orders=orders))
 
