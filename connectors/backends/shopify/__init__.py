@@ -1,0 +1,1 @@
+"""Shopify (independent stores): orders and daily sales through the Admin GraphQL API. See ``backend``."""
