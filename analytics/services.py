@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 from accounts.models import Organization
 from analytics.bulk import UpsertTarget, copy_upsert
@@ -80,8 +81,11 @@ SALES_TARGET = UpsertTarget(
 
 
 def _with_org(organization_id: int, facts: Iterable) -> Iterator[tuple]:
+    values = None  # attrgetter, not dataclasses.astuple: astuple deep-copies every field (~24 us a row)
     for fact in facts:
-        yield (organization_id, *astuple(fact))
+        if values is None:
+            values = attrgetter(*(f.name for f in fields(fact)))
+        yield (organization_id, *values(fact))
 
 
 def ad_performance_upsert(*, organization: Organization, facts: Iterable[AdFact], progress=None) -> tuple[int, int]:
