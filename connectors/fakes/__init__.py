@@ -27,8 +27,12 @@ def _factory(path: str):
 class PrefixDispatcher:
     """Route ``/<prefix>/...`` to the fake registered under ``prefix``, with the prefix moved to SCRIPT_NAME."""
 
-    def __init__(self, public_url: str):
+    def __init__(self, public_url: str, *, demo: bool = False):
         self.apps = {prefix: _factory(path)(f"{public_url.rstrip('/')}/{prefix}") for prefix, path in FAKES.items()}
+        if demo:
+            from connectors.fakes.demo import grant_demo_access
+
+            grant_demo_access(self.apps)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

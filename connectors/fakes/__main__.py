@@ -23,7 +23,7 @@ def main():
     from connectors.fakes import FAKES, PrefixDispatcher
 
     public_url = f"http://{args.host}:{args.port}"
-    server = make_server(args.host, args.port, PrefixDispatcher(public_url), server_class=ThreadingServer)
+    server = make_server(args.host, args.port, PrefixDispatcher(public_url, demo=True), server_class=ThreadingServer)
     print(f"fake platforms on {public_url}: {', '.join(sorted(FAKES)) or 'none registered'}", flush=True)
     server.serve_forever()
 

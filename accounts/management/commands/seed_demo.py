@@ -19,6 +19,12 @@ DEMO_STAFF = ("support@chuhai.test", "Customer Success")
 class Command(BaseCommand):
     help = "Create the demo seller organization with an owner and an analyst (idempotent)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-connect", dest="connect", action="store_false",
+            help="Do not connect the demo organization to the local fake platforms.",
+        )
+
     @transaction.atomic
     def handle(self, *args, **options):
         users = {}
@@ -47,12 +53,30 @@ class Command(BaseCommand):
             Membership.unscoped_objects.update_or_create(
                 organization=organization, user=users[email], defaults={"role": role}
             )
+        if options["connect"]:
+            self._connect(organization, users[owner_email])
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo organization '{organization.slug}' ready. Sign in as {owner_email} "
                 f"(owner) or {DEMO_USERS[1][0]} (analyst), password {DEMO_PASSWORD}."
             )
         )
+
+    def _connect(self, organization, owner):
+        """Connect the demo accounts on the fake platforms (development only) and queue their first sync.
+
+        This module sits in accounts, which depends on no other app; the demo wiring is the one place that
+        reaches up, and it does so lazily, only when asked to connect.
+        """
+        from analytics.tasks import refresh_fx_rates
+        from connectors.demo import demo_connections_create
+
+        connections = demo_connections_create(organization=organization, user=owner)
+        if connections:
+            transaction.on_commit(lambda: refresh_fx_rates.delay(days="hist"))
+            self.stdout.write(
+                f"Connected {len(connections)} demo account(s) on the fake platforms; the worker loads their history."
+            )
 
     def _user(self, email, name):
         user = User.objects.filter(email__iexact=email).first()
