@@ -1,0 +1,79 @@
+import socket
+
+import pytest
+
+from accounts.models import Role
+from accounts.tests.factories import OrganizationFactory, member
+from connectors.demo import demo_connections_create
+from connectors.fakes import PrefixDispatcher
+from connectors.models import Connection, RunKind, SyncRun
+from connectors.testing import serve_wsgi
+
+pytestmark = pytest.mark.django_db
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fake_platforms(base: str) -> dict:
+    """settings.PLATFORMS as development builds it when FAKE_PLATFORMS_URL is ``base``."""
+    cred = "chuhai-fake-{}".format
+    return {
+        "amazon_ads": {
+            "client_id": cred("amazon_ads_client_id"), "client_secret": cred("amazon_ads_client_secret"),
+            "auth_url": f"{base}/amazon-ads/ap/oa", "token_url": f"{base}/amazon-ads/auth/o2/token",
+            "api_urls": dict.fromkeys(("NA", "EU", "FE"), f"{base}/amazon-ads/api"),
+        },
+        "amazon_sp": {
+            "client_id": cred("amazon_sp_client_id"), "client_secret": cred("amazon_sp_client_secret"),
+            "application_id": "amzn1.sp.solution.chuhai-fake", "auth_url": f"{base}/amazon-sp/consent",
+            "token_url": f"{base}/amazon-sp/auth/o2/token",
+            "api_urls": dict.fromkeys(("NA", "EU", "FE"), f"{base}/amazon-sp/api"),
+        },
+        "shopify": {
+            "client_id": cred("shopify_client_id"), "client_secret": cred("shopify_client_secret"),
+            "api_version": "2025-07", "shop_url": f"{base}/shopify/{{shop}}",
+        },
+    }
+
+
+@pytest.fixture
+def fakes(settings):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings.PLATFORMS = fake_platforms(base)
+    with serve_wsgi(PrefixDispatcher(base, demo=True), port=port) as url:
+        settings.FAKE_PLATFORMS_URL = url
+        yield url
+
+
+def test_demo_seller_is_connected_through_the_real_backends(fakes, django_capture_on_commit_callbacks):
+    org = OrganizationFactory()
+    owner = member(org, Role.OWNER)
+    with django_capture_on_commit_callbacks() as callbacks:
+        connections = demo_connections_create(organization=org, user=owner)
+    summary = sorted((c.platform, c.marketplace, c.currency) for c in connections)
+    assert summary == [
+        ("amazon_ads", "DE", "EUR"), ("amazon_ads", "JP", "JPY"), ("amazon_ads", "US", "USD"),
+        ("amazon_sp", "DE", "EUR"), ("amazon_sp", "JP", "JPY"), ("amazon_sp", "US", "USD"),
+        ("shopify", "homegoods-demo.myshopify.com", "USD"),
+    ]
+    runs = SyncRun.unscoped_objects.filter(organization=org)
+    assert runs.count() == 7 and set(runs.values_list("kind", flat=True)) == {RunKind.BACKFILL}
+    assert len(callbacks) == 7  # one sync task per connection, sent after commit
+    assert all(c.credentials for c in Connection.unscoped_objects.filter(organization=org))
+
+    again = demo_connections_create(organization=org, user=owner)
+    assert len(again) == 7
+    assert Connection.unscoped_objects.filter(organization=org).count() == 7
+    assert runs.count() == 7
+
+
+def test_without_fake_platforms_nothing_is_connected(settings):
+    settings.FAKE_PLATFORMS_URL = ""
+    org = OrganizationFactory()
+    assert demo_connections_create(organization=org, user=member(org, Role.OWNER)) == []
+    assert not Connection.unscoped_objects.filter(organization=org).exists()
