@@ -13,14 +13,34 @@ class ConnectionAdmin(admin.ModelAdmin):
     search_fields = ["name", "external_id", "organization__name", "organization__slug"]
     list_select_related = ["organization"]
     exclude = ["credentials"]  # secrets are never shown, not even to staff
-    readonly_fields = ["organization", "platform", "external_id", "last_success_at", "last_error", "synced_through",
-                       "connected_by", "created_at", "updated_at"]
+    readonly_fields = [
+        "organization",
+        "platform",
+        "external_id",
+        "last_success_at",
+        "last_error",
+        "synced_through",
+        "connected_by",
+        "created_at",
+        "updated_at",
+    ]
 
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
-    list_display = ["pk", "connection", "organization", "platform", "kind", "status", "window_start", "window_end",
-                    "rows_written", "attempts", "created_at"]
+    list_display = [
+        "pk",
+        "connection",
+        "organization",
+        "platform",
+        "kind",
+        "status",
+        "window_start",
+        "window_end",
+        "rows_written",
+        "attempts",
+        "created_at",
+    ]
     list_filter = ["connection__platform", "status", "kind"]
     search_fields = ["connection__name", "organization__name", "organization__slug", "message"]
     list_select_related = ["connection", "organization"]
@@ -36,8 +56,9 @@ class SyncRunAdmin(admin.ModelAdmin):
         started = 0
         for run in queryset.select_related("connection").exclude(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]):
             try:
-                _new, created = services.sync_run_request(connection=run.connection, kind=RunKind.MANUAL,
-                                                          requested_by=request.user)
+                _new, created = services.sync_run_request(
+                    connection=run.connection, kind=RunKind.MANUAL, requested_by=request.user
+                )
             except SyncError as exc:
                 self.message_user(request, f"{run.connection}: {exc.user_message}", messages.WARNING)
                 continue

@@ -49,7 +49,10 @@ def demo_connections_create(*, organization: Organization, user: User) -> list[C
         for platform, credentials in demo_credentials().items():
             for account in get_backend(platform).discover_accounts(credentials=credentials):
                 connection = services.connection_upsert(
-                    organization=organization, platform=platform, account=account, credentials=credentials,
+                    organization=organization,
+                    platform=platform,
+                    account=account,
+                    credentials=credentials,
                     user=user,
                 )
                 if connection.backfill_days != DEMO_BACKFILL_DAYS:

@@ -36,5 +36,9 @@ class DisconnectForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("Report file (CSV or XLSX)"))
-    marketplace = forms.CharField(label=_("Marketplace"), required=False, max_length=32,
-                                  help_text=_("e.g. US, DE, JP — used when the file does not say."))
+    marketplace = forms.CharField(
+        label=_("Marketplace"),
+        required=False,
+        max_length=32,
+        help_text=_("e.g. US, DE, JP — used when the file does not say."),
+    )

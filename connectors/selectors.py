@@ -25,16 +25,14 @@ def organization_connections(*, organization: Organization) -> list[Connection]:
 
 def connection_with_latest_run(*, organization: Organization, connection_id: int) -> Connection:
     connection = Connection.unscoped_objects.get(organization=organization, pk=connection_id)
-    connection.latest_run = (
-        SyncRun.unscoped_objects.filter(connection=connection).order_by("-created_at").first()
-    )
+    connection.latest_run = SyncRun.unscoped_objects.filter(connection=connection).order_by("-created_at").first()
     return connection
 
 
 def connection_runs(*, organization: Organization, connection: Connection, limit: int = 20) -> QuerySet[SyncRun]:
-    return SyncRun.unscoped_objects.filter(organization=organization, connection=connection).order_by(
-        "-created_at"
-    )[:limit]
+    return SyncRun.unscoped_objects.filter(organization=organization, connection=connection).order_by("-created_at")[
+        :limit
+    ]
 
 
 def organization_imports(*, organization: Organization, limit: int = 20) -> QuerySet[FileImport]:

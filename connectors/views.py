@@ -51,12 +51,19 @@ def connections(request, org_slug):
 @require(Perm.VIEW)
 def connection_status(request, org_slug, connection_id):
     get_org_object_or_404(Connection, request.organization, pk=connection_id)
+    return _connection_card(request, connection_id)
+
+
+def _connection_card(request, connection_id):
     connection = selectors.connection_with_latest_run(organization=request.organization, connection_id=connection_id)
     return TemplateResponse(
         request,
         "connectors/connections.html#connection-card",
-        {"connection": connection, "can_connect": has_perm(request.membership.role, Perm.CONNECT_ACCOUNTS),
-         "can_sync": has_perm(request.membership.role, Perm.EDIT_CAMPAIGNS)},
+        {
+            "connection": connection,
+            "can_connect": has_perm(request.membership.role, Perm.CONNECT_ACCOUNTS),
+            "can_sync": has_perm(request.membership.role, Perm.EDIT_CAMPAIGNS),
+        },
     )
 
 
@@ -118,8 +125,10 @@ def connect_callback(request, platform):
     code = request.GET.get("code") or request.GET.get("spapi_oauth_code")
     if not code:
         return TemplateResponse(
-            request, "connectors/connect_failed.html",
-            {"error": _("The platform did not send an authorization code. Start connecting again.")}, status=400,
+            request,
+            "connectors/connect_failed.html",
+            {"error": _("The platform did not send an authorization code. Start connecting again.")},
+            status=400,
         )
     backend = get_backend(platform)
     params = {**request.GET.dict(), "region": payload.get("r", ""), "shop": payload.get("s", "")}
@@ -134,7 +143,10 @@ def connect_callback(request, platform):
     with organization_scope(organization):
         for account in accounts:
             connection = services.connection_upsert(
-                organization=organization, platform=platform, account=account, credentials=credentials,
+                organization=organization,
+                platform=platform,
+                account=account,
+                credentials=credentials,
                 user=request.user,
             )
             services.sync_run_request(connection=connection, kind=RunKind.BACKFILL, requested_by=request.user)
@@ -150,18 +162,17 @@ def connect_callback(request, platform):
 def connection_sync(request, org_slug, connection_id):
     connection = get_org_object_or_404(Connection, request.organization, pk=connection_id)
     try:
-        _run, created = services.sync_run_request(
-            connection=connection, kind=RunKind.MANUAL, requested_by=request.user
-        )
+        _run, created = services.sync_run_request(connection=connection, kind=RunKind.MANUAL, requested_by=request.user)
     except SyncError as exc:
         messages.error(request, exc.user_message)
-    else:
-        if created:
-            messages.success(request, _("Sync started."))
-        else:
-            messages.info(request, _("A sync of this account is already running."))
+        created = None
     if is_partial(request):
-        return connection_status(request, org_slug=org_slug, connection_id=connection.pk)
+        # The card itself shows the queued (or already running) run and starts polling it.
+        return _connection_card(request, connection.pk)
+    if created:
+        messages.success(request, _("Sync started."))
+    elif created is False:
+        messages.info(request, _("A sync of this account is already running."))
     return redirect("connections", org_slug=org_slug)
 
 
@@ -188,7 +199,9 @@ def import_upload(request, org_slug):
     if form.is_valid():
         try:
             file_import_create(
-                organization=request.organization, uploaded_file=form.cleaned_data["file"], user=request.user,
+                organization=request.organization,
+                uploaded_file=form.cleaned_data["file"],
+                user=request.user,
                 marketplace=form.cleaned_data["marketplace"],
             )
         except ValidationError as exc:
@@ -202,7 +215,10 @@ def import_upload(request, org_slug):
     if not is_partial(request) and status == 200:
         return redirect("connections", org_slug=org_slug)
     return render_page(
-        request, "connectors/connections.html", _context(request, import_form=form), partial="imports-panel",
+        request,
+        "connectors/connections.html",
+        _context(request, import_form=form),
+        partial="imports-panel",
         status=status,
     )
 

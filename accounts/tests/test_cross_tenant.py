@@ -74,8 +74,10 @@ def test_other_organizations_urls_answer_404(client, name, kwarg_names):
     if set(kwarg_names) & OBJECT_KWARGS:
         # The attacker's own organization in the URL, the victim's object ids: still 404.
         url = reverse(name, kwargs={"org_slug": attacker_org.slug, **victim_kwargs})
+        # 405 answers the method before any lookup, whether or not the object exists: it reveals nothing.
         assert client.get(url).status_code in (404, 405), url
-        assert client.post(url, {"role": Role.OWNER}).status_code == 404, url
+        assert client.post(url, {"role": Role.OWNER}).status_code in (404, 405), url
+        assert 404 in (client.get(url).status_code, client.post(url, {"role": Role.OWNER}).status_code), url
     after = _state()
     assert _victim_rows(before, victim) == _victim_rows(after, victim), "a denied request changed data"
 

@@ -23,19 +23,25 @@ def fake_platforms(base: str) -> dict:
     cred = "chuhai-fake-{}".format
     return {
         "amazon_ads": {
-            "client_id": cred("amazon_ads_client_id"), "client_secret": cred("amazon_ads_client_secret"),
-            "auth_url": f"{base}/amazon-ads/ap/oa", "token_url": f"{base}/amazon-ads/auth/o2/token",
+            "client_id": cred("amazon_ads_client_id"),
+            "client_secret": cred("amazon_ads_client_secret"),
+            "auth_url": f"{base}/amazon-ads/ap/oa",
+            "token_url": f"{base}/amazon-ads/auth/o2/token",
             "api_urls": dict.fromkeys(("NA", "EU", "FE"), f"{base}/amazon-ads/api"),
         },
         "amazon_sp": {
-            "client_id": cred("amazon_sp_client_id"), "client_secret": cred("amazon_sp_client_secret"),
-            "application_id": "amzn1.sp.solution.chuhai-fake", "auth_url": f"{base}/amazon-sp/consent",
+            "client_id": cred("amazon_sp_client_id"),
+            "client_secret": cred("amazon_sp_client_secret"),
+            "application_id": "amzn1.sp.solution.chuhai-fake",
+            "auth_url": f"{base}/amazon-sp/consent",
             "token_url": f"{base}/amazon-sp/auth/o2/token",
             "api_urls": dict.fromkeys(("NA", "EU", "FE"), f"{base}/amazon-sp/api"),
         },
         "shopify": {
-            "client_id": cred("shopify_client_id"), "client_secret": cred("shopify_client_secret"),
-            "api_version": "2025-07", "shop_url": f"{base}/shopify/{{shop}}",
+            "client_id": cred("shopify_client_id"),
+            "client_secret": cred("shopify_client_secret"),
+            "api_version": "2025-07",
+            "shop_url": f"{base}/shopify/{{shop}}",
         },
     }
 
@@ -57,8 +63,12 @@ def test_demo_seller_is_connected_through_the_real_backends(fakes, django_captur
         connections = demo_connections_create(organization=org, user=owner)
     summary = sorted((c.platform, c.marketplace, c.currency) for c in connections)
     assert summary == [
-        ("amazon_ads", "DE", "EUR"), ("amazon_ads", "JP", "JPY"), ("amazon_ads", "US", "USD"),
-        ("amazon_sp", "DE", "EUR"), ("amazon_sp", "JP", "JPY"), ("amazon_sp", "US", "USD"),
+        ("amazon_ads", "DE", "EUR"),
+        ("amazon_ads", "JP", "JPY"),
+        ("amazon_ads", "US", "USD"),
+        ("amazon_sp", "DE", "EUR"),
+        ("amazon_sp", "JP", "JPY"),
+        ("amazon_sp", "US", "USD"),
         ("shopify", "homegoods-demo.myshopify.com", "USD"),
     ]
     runs = SyncRun.unscoped_objects.filter(organization=org)
