@@ -34,6 +34,7 @@ def _file_import(org):
 
     return FileImportFactory(organization=org)
 
+
 # kwargs that name an object (as opposed to a fixed word such as a section)
 OBJECT_KWARGS = {"membership_id", "invitation_id", "connection_id", "import_id"}
 

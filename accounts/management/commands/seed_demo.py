@@ -21,7 +21,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--no-connect", dest="connect", action="store_false",
+            "--no-connect",
+            dest="connect",
+            action="store_false",
             help="Do not connect the demo organization to the local fake platforms.",
         )
 
