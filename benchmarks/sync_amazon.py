@@ -39,12 +39,12 @@ from django.conf import settings  # noqa: E402
 from accounts.models import Organization  # noqa: E402
 from analytics.models import AdPerformanceDaily  # noqa: E402
 from config.celery_app import app as celery_app  # noqa: E402
+from config.testing import serve_wsgi  # noqa: E402
 from connectors import services  # noqa: E402
 from connectors.backends import get_backend  # noqa: E402
 from connectors.backends.amazon_ads.demo_data import Dataset  # noqa: E402
 from connectors.backends.amazon_ads.fake import CLIENTS, make_app  # noqa: E402
 from connectors.models import RateLimitBucket, RunKind, SyncRun  # noqa: E402
-from connectors.testing import serve_wsgi  # noqa: E402
 
 REDIRECT = "https://bench.chuhai.test/callback/"
 

@@ -26,8 +26,8 @@ def _reachable(host: str, port: int) -> bool:
 @contextlib.contextmanager
 def fakes_running():
     """The fakes at FAKE_PLATFORMS_URL: the running ones, or served here until the block ends."""
+    from config.testing import serve_wsgi
     from connectors.fakes import PrefixDispatcher
-    from connectors.testing import serve_wsgi
 
     parts = urlsplit(settings.FAKE_PLATFORMS_URL)
     if _reachable(parts.hostname, parts.port):

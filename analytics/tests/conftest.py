@@ -1,7 +1,7 @@
 import pytest
 
 from analytics.fake_ecb import make_app
-from connectors.testing import serve_wsgi
+from config.testing import serve_wsgi
 
 
 @pytest.fixture

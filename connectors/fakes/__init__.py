@@ -1,7 +1,7 @@
 """Local fake platforms, all behind one port, each under its own path prefix.
 
 ``python -m connectors.fakes`` serves them for development and the demo (``make run`` starts it); tests
-serve a single fake with ``connectors.testing.serve_wsgi``. Each fake is a WSGI app factory
+serve a single fake with ``config.testing.serve_wsgi``. Each fake is a WSGI app factory
 ``make_app(public_url)`` in its backend package; ``public_url`` is where the fake is reachable, so it can
 build URLs (consent redirects, report downloads) that point back at itself.
 """

@@ -1,6 +1,6 @@
 """A platform that exists only for the engine's tests: a tiny paged report API and the backend that syncs it.
 
-``FakeReportAPI`` is a WSGI app (serve it with ``connectors.testing.serve_wsgi``). It serves
+``FakeReportAPI`` is a WSGI app (serve it with ``config.testing.serve_wsgi``). It serves
 ``GET /v1/report?account=&start=&end=&page=`` as JSON pages of daily campaign rows for the window, checks a
 bearer token, records every request, and can be told to misbehave on a given page (``fail``): 429 with a
 Retry-After, 5xx, a slow answer (client timeout), 401, 400, a body the backend cannot read ("crash"), an

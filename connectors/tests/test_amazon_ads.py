@@ -26,6 +26,7 @@ from analytics.models import AdPerformanceDaily
 from analytics.services import AdFact
 from campaigns.models import AdAccount, AdGroup, AdvertisedProduct, Campaign, NegativeKeyword, Target
 from config.celery_app import app as celery_app
+from config.testing import serve_wsgi
 from connectors import services
 from connectors.backends import get_backend
 from connectors.backends.amazon_ads import mapping
@@ -36,7 +37,6 @@ from connectors.backends.amazon_ads.fake import CLIENTS, make_app
 from connectors.errors import AuthorizationError, TransientError
 from connectors.models import Connection, ConnectionStatus, RunKind, RunStatus, SyncRun
 from connectors.tasks import run_sync as sync_task
-from connectors.testing import serve_wsgi
 
 CLIENT_ID, CLIENT_SECRET = next(iter(CLIENTS.items()))
 REDIRECT = "https://app.chuhai.test/connect/amazon_ads/callback/"

@@ -14,6 +14,7 @@ from celery.exceptions import Retry
 from django.utils import timezone
 
 from analytics.models import StoreOrder, StoreOrderLine, StoreSalesDaily
+from config.testing import serve_wsgi
 from connectors import services, tasks
 from connectors.backends import get_backend
 from connectors.backends.amazon_sp import demo, mapping
@@ -27,7 +28,6 @@ from connectors.backends.amazon_sp.client import (
 from connectors.backends.amazon_sp.fake import make_app
 from connectors.errors import AuthorizationError, PlatformError
 from connectors.models import Connection, ConnectionStatus, RunKind, RunStatus, SyncRun
-from connectors.testing import serve_wsgi
 
 CLIENT_ID, CLIENT_SECRET = "amzn1.application-oa2-client.test", "test-secret"
 APPLICATION_ID = "amzn1.sp.solution.test-app"

@@ -7,9 +7,9 @@ from django.db.models import Sum
 from accounts.models import Role
 from accounts.tests.factories import PASSWORD, OrganizationFactory, member
 from analytics.models import AdPerformanceDaily
+from config.testing import serve_wsgi
 from connectors.fakes import PrefixDispatcher
 from connectors.models import Connection, RunStatus, SyncRun
-from connectors.testing import serve_wsgi
 from connectors.tests.test_demo import _free_port, fake_platforms
 
 

@@ -4,10 +4,10 @@ import pytest
 
 from accounts.models import Role
 from accounts.tests.factories import OrganizationFactory, member
+from config.testing import serve_wsgi
 from connectors.demo import demo_connections_create
 from connectors.fakes import PrefixDispatcher
 from connectors.models import Connection, RunKind, SyncRun
-from connectors.testing import serve_wsgi
 
 pytestmark = pytest.mark.django_db
 

@@ -22,12 +22,12 @@ from accounts.scoping import OrganizationScopeError, organization_scope
 from accounts.tests.factories import OrganizationFactory
 from analytics.models import AdPerformanceDaily, StoreSalesDaily
 from config.celery_app import app as celery_app
+from config.testing import serve_wsgi
 from connectors import crypto, services
 from connectors.backends import REGISTRY
 from connectors.errors import SyncError, TransientError
 from connectors.models import Connection, ConnectionStatus, RunKind, RunStatus, SyncRun
 from connectors.tasks import fan_out_due_syncs, request_sync, run_sync, sweep_sync_runs
-from connectors.testing import serve_wsgi
 from connectors.tests.engine_backend import PLATFORM, FakeReportAPI, WorkerKilled
 
 BACKEND = "connectors.tests.engine_backend.EngineTestBackend"

@@ -12,9 +12,9 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from config.testing import serve_wsgi
 from connectors.errors import AuthorizationError, PlatformError, TransientError
 from connectors.http import DEFAULT_TIMEOUT, MAX_INLINE_WAIT, PlatformHTTP, raise_for_status, retry_after_seconds
-from connectors.testing import serve_wsgi
 
 pytestmark = pytest.mark.django_db  # the rate limiter's buckets live in the database without Redis
 

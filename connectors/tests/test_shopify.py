@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.scoping import organization_scope
 from analytics.models import StoreOrder, StoreOrderLine, StoreSalesDaily
+from config.testing import serve_wsgi
 from connectors import services
 from connectors.backends import get_backend
 from connectors.backends.base import DiscoveredAccount
@@ -31,7 +32,6 @@ from connectors.backends.shopify.mapping import marketplace_for, order_fact
 from connectors.errors import PlatformError, TransientError
 from connectors.models import Connection, ConnectionStatus, RunKind, RunStatus, SyncRun
 from connectors.tasks import sweep_sync_runs
-from connectors.testing import serve_wsgi
 
 pytestmark = pytest.mark.django_db
 
