@@ -10,6 +10,12 @@ class Platform(models.TextChoices):
     AMAZON_ADS = "amazon_ads", _("Amazon Ads")
     AMAZON_SP = "amazon_sp", _("Amazon Seller Central")
     SHOPIFY = "shopify", _("Shopify")
+    GOOGLE_ADS = "google_ads", _("Google Ads")
+    META = "meta", _("Meta (Facebook and Instagram)")
+    TIKTOK_ADS = "tiktok_ads", _("TikTok Ads")
+    SHOPEE = "shopee", _("Shopee")
+    TIKTOK_SHOP = "tiktok_shop", _("TikTok Shop")
+    EBAY = "ebay", _("eBay")
 
 
 class ConnectionStatus(models.TextChoices):
@@ -97,6 +103,12 @@ class SyncRun(OrgOwnedModel):
     rows_written = models.BigIntegerField(_("rows written"), default=0)
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    platform_totals = models.JSONField(
+        _("platform's own totals"),
+        default=dict,
+        blank=True,
+        help_text=_("Totals the platform reported for the window, kept beside ours for reconciliation."),
+    )
     message = models.TextField(_("message"), blank=True)
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
     not_before = models.DateTimeField(

@@ -300,4 +300,57 @@ PLATFORMS = {
         # {shop} is replaced by the shop's subdomain; the fake serves every shop under one prefix.
         "shop_url": _endpoint("SHOPIFY_SHOP_URL", "https://{shop}.myshopify.com", "shopify/{shop}"),
     },
+    "google_ads": {
+        "client_id": _app_credential("GOOGLE_ADS_CLIENT_ID"),
+        "client_secret": _app_credential("GOOGLE_ADS_CLIENT_SECRET"),
+        "developer_token": _app_credential("GOOGLE_ADS_DEVELOPER_TOKEN"),
+        "api_version": env("GOOGLE_ADS_API_VERSION", default="v26"),
+        "auth_url": _endpoint(
+            "GOOGLE_ADS_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth", "google-ads/o/oauth2/v2/auth"
+        ),
+        "token_url": _endpoint("GOOGLE_ADS_TOKEN_URL", "https://oauth2.googleapis.com/token", "google-ads/token"),
+        "api_url": _endpoint("GOOGLE_ADS_API_URL", "https://googleads.googleapis.com", "google-ads/api"),
+    },
+    "meta": {
+        "client_id": _app_credential("META_APP_ID"),
+        "client_secret": _app_credential("META_APP_SECRET"),
+        "api_version": env("META_API_VERSION", default="v25.0"),
+        "auth_url": _endpoint("META_AUTH_URL", "https://www.facebook.com/dialog/oauth", "meta/dialog/oauth"),
+        "graph_url": _endpoint("META_GRAPH_URL", "https://graph.facebook.com", "meta/graph"),
+    },
+    "tiktok_ads": {
+        "client_id": _app_credential("TIKTOK_ADS_APP_ID"),
+        "client_secret": _app_credential("TIKTOK_ADS_SECRET"),
+        "auth_url": _endpoint(
+            "TIKTOK_ADS_AUTH_URL", "https://business-api.tiktok.com/portal/auth", "tiktok-ads/portal/auth"
+        ),
+        "api_url": _endpoint(
+            "TIKTOK_ADS_API_URL", "https://business-api.tiktok.com/open_api/v1.3", "tiktok-ads/open_api/v1.3"
+        ),
+    },
+    "shopee": {
+        "client_id": _app_credential("SHOPEE_PARTNER_ID"),
+        "client_secret": _app_credential("SHOPEE_PARTNER_KEY"),
+        "api_url": _endpoint("SHOPEE_API_URL", "https://partner.shopeemobile.com", "shopee"),
+    },
+    "tiktok_shop": {
+        "client_id": _app_credential("TIKTOK_SHOP_APP_KEY"),
+        "client_secret": _app_credential("TIKTOK_SHOP_APP_SECRET"),
+        "service_id": env("TIKTOK_SHOP_SERVICE_ID", default="chuhai-fake-service"),
+        "auth_url": _endpoint(
+            "TIKTOK_SHOP_AUTH_URL", "https://services.tiktokshop.com/open/authorize", "tiktok-shop/open/authorize"
+        ),
+        "token_url": _endpoint("TIKTOK_SHOP_TOKEN_URL", "https://auth.tiktok-shops.com", "tiktok-shop/auth"),
+        "api_url": _endpoint("TIKTOK_SHOP_API_URL", "https://open-api.tiktokglobalshop.com", "tiktok-shop/api"),
+    },
+    "ebay": {
+        "client_id": _app_credential("EBAY_CLIENT_ID"),
+        "client_secret": _app_credential("EBAY_CLIENT_SECRET"),
+        "ru_name": env("EBAY_RU_NAME", default="chuhai-fake-runame"),
+        "auth_url": _endpoint("EBAY_AUTH_URL", "https://auth.ebay.com/oauth2/authorize", "ebay/oauth2/authorize"),
+        "token_url": _endpoint(
+            "EBAY_TOKEN_URL", "https://api.ebay.com/identity/v1/oauth2/token", "ebay/identity/v1/oauth2/token"
+        ),
+        "api_url": _endpoint("EBAY_API_URL", "https://api.ebay.com", "ebay/api"),
+    },
 }

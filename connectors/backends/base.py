@@ -115,6 +115,16 @@ class SyncContext:
         self.run.heartbeat_at = timezone.now()
         self.run.save(update_fields=["progress", "heartbeat_at", "rows_read", "rows_written", "updated_at"])
 
+    # reconciliation ------------------------------------------------------------------------------------
+    def record_platform_totals(self, key: str, totals: dict) -> None:
+        """Keep the platform's own totals for this run's window beside ours.
+
+        ``key`` names what was totalled (e.g. ``"account"`` or a report type); ``totals`` holds plain JSON
+        values: money as decimal strings with a ``currency`` key, counts as integers, and ``start``/``end``.
+        """
+        self.run.platform_totals = {**self.run.platform_totals, key: totals}
+        self.run.save(update_fields=["platform_totals", "updated_at"])
+
     # loaders -------------------------------------------------------------------------------------------
     def _count(self, read: int, written: int) -> tuple[int, int]:
         self.run.rows_read += read

@@ -9,6 +9,7 @@ build URLs (consent redirects, report downloads) that point back at itself.
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.util import find_spec
 
 # path prefix -> dotted path of the fake's WSGI app factory
 FAKES: dict[str, str] = {
@@ -16,6 +17,12 @@ FAKES: dict[str, str] = {
     "amazon-sp": "connectors.backends.amazon_sp.fake.make_app",
     "shopify": "connectors.backends.shopify.fake.make_app",
     "ecb": "analytics.fake_ecb.make_public_app",
+    "google-ads": "connectors.backends.google_ads.fake.make_app",
+    "meta": "connectors.backends.meta.fake.make_app",
+    "tiktok-ads": "connectors.backends.tiktok_ads.fake.make_app",
+    "shopee": "connectors.backends.shopee.fake.make_app",
+    "tiktok-shop": "connectors.backends.tiktok_shop.fake.make_app",
+    "ebay": "connectors.backends.ebay.fake.make_app",
 }
 
 
@@ -28,7 +35,11 @@ class PrefixDispatcher:
     """Route ``/<prefix>/...`` to the fake registered under ``prefix``, with the prefix moved to SCRIPT_NAME."""
 
     def __init__(self, public_url: str, *, demo: bool = False):
-        self.apps = {prefix: _factory(path)(f"{public_url.rstrip('/')}/{prefix}") for prefix, path in FAKES.items()}
+        self.apps = {
+            prefix: _factory(path)(f"{public_url.rstrip('/')}/{prefix}")
+            for prefix, path in FAKES.items()
+            if find_spec(path.rpartition(".")[0].rpartition(".")[0])  # the fake's package is in this build
+        }
         if demo:
             from connectors.fakes.demo import grant_demo_access
 

@@ -7,20 +7,33 @@ accept them after any restart.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 AMAZON_ADS_REFRESH_TOKEN = "Atzr|chuhai-demo-seller-ads"
 AMAZON_SP_REFRESH_TOKEN = "Atzr|chuhai-demo-seller-sp"
 SHOPIFY_ACCESS_TOKEN = "shpat_chuhai_demo_store"
 
 
 def demo_credentials() -> dict[str, dict]:
+    """platform -> the credentials the demo organization stores for it.
+
+    Fakes of later platforms declare their own: a module-level ``DEMO_CREDENTIALS`` dict in ``fake.py``
+    and an ``allow_demo()`` method on the app that makes the fake accept them.
+    """
+    from connectors.backends import REGISTRY, available_platforms
     from connectors.backends.amazon_sp import demo as sp_demo
     from connectors.backends.shopify.fake import DEMO_SHOP
 
-    return {
+    credentials = {
         "amazon_ads": {"refresh_token": AMAZON_ADS_REFRESH_TOKEN},
         "amazon_sp": {"refresh_token": AMAZON_SP_REFRESH_TOKEN, "selling_partner_id": sp_demo.SELLER_ID},
         "shopify": {"access_token": SHOPIFY_ACCESS_TOKEN, "scope": "read_orders", "shop": f"{DEMO_SHOP}.myshopify.com"},
     }
+    for platform in available_platforms():
+        if platform not in credentials:
+            package = REGISTRY[platform].rpartition(".")[0].rpartition(".")[0]
+            credentials[platform] = dict(import_module(f"{package}.fake").DEMO_CREDENTIALS)
+    return credentials
 
 
 def grant_demo_access(apps: dict) -> None:
@@ -39,3 +52,6 @@ def grant_demo_access(apps: dict) -> None:
         apps["amazon-sp"].refresh_tokens[AMAZON_SP_REFRESH_TOKEN] = {"seller": sp_demo.SELLER_ID, "revoked": False}
     if "shopify" in apps:
         apps["shopify"].tokens[SHOPIFY_ACCESS_TOKEN] = DEMO_SHOP
+    for app in apps.values():
+        if hasattr(app, "allow_demo"):
+            app.allow_demo()
