@@ -27,10 +27,10 @@ return tostring(wait)
 
 
 def _redis_url() -> str | None:
-    url = getattr(settings, "RATE_LIMIT_REDIS_URL", "") or ""
-    if not url and str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://")):
-        url = settings.CELERY_BROKER_URL
-    return url or None
+    url = getattr(settings, "RATE_LIMIT_REDIS_URL", None)
+    if url is None and str(settings.CELERY_BROKER_URL).startswith(("redis://", "rediss://")):
+        url = settings.CELERY_BROKER_URL  # unset: the broker, when it is Redis
+    return url or None  # "" chooses the database explicitly
 
 
 @cache

@@ -247,7 +247,7 @@ DJSTRIPE_SUBSCRIBER_MODEL_REQUEST_CALLBACK = "accounts.scoping.request_organizat
 # Each platform's app credentials and endpoints. When FAKE_PLATFORMS_URL is set (development and the demo),
 # every endpoint not set explicitly points at the local fake servers (``python -m connectors.fakes``).
 FAKE_PLATFORMS_URL = env("FAKE_PLATFORMS_URL", default="").rstrip("/")
-RATE_LIMIT_REDIS_URL = env("RATE_LIMIT_REDIS_URL", default="")
+RATE_LIMIT_REDIS_URL = env("RATE_LIMIT_REDIS_URL", default=None)  # unset: the broker if it is Redis, "": database
 # ECB euro reference rates (analytics.fx); the fake serves the same documents under /ecb/.
 ECB_FX_URL = env(
     "ECB_FX_URL",

@@ -19,6 +19,8 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+# Rate-limit buckets in the test database, so each test starts with full buckets (Redis keys would outlive it).
+RATE_LIMIT_REDIS_URL = ""
 ACCOUNT_RATE_LIMITS = {**ACCOUNT_RATE_LIMITS, "login_failed": "5/5m/key,20/m/ip"}  # noqa: F405
 TEST_ARTIFACTS_DIR = Path(env("TEST_ARTIFACTS_DIR", default=str(BASE_DIR / "test-artifacts")))
 

@@ -185,7 +185,7 @@ def test_redis_holds_the_buckets_when_configured(settings):
         assert float(client.hget(f"chuhai:ratelimit:{key}", "tokens")) == pytest.approx(1.0, abs=TOLERANCE * RATE)
         assert 0 < client.ttl(f"chuhai:ratelimit:{key}") <= 3600  # idle buckets expire
 
-        settings.RATE_LIMIT_REDIS_URL = ""
+        settings.RATE_LIMIT_REDIS_URL = None
         settings.CELERY_BROKER_URL = REDIS_URL  # a Redis broker is used when no URL of its own is set
         take(key, [], 1)
         assert float(client.hget(f"chuhai:ratelimit:{key}", "tokens")) == pytest.approx(0.0, abs=TOLERANCE * RATE)
