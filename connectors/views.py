@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 def _context(request, **extra):
     organization = request.organization
     role = request.membership.role
-    platforms = [(p, get_backend(p).label) for p in available_platforms()]
+    platforms = [get_backend(p) for p in available_platforms()]
     return {
         "connections": selectors.organization_connections(organization=organization),
         "imports": selectors.organization_imports(organization=organization),
@@ -80,15 +80,16 @@ def connection_detail(request, org_slug, connection_id):
 def connect_start(request, org_slug, platform):
     if platform not in available_platforms():
         raise Http404
-    form = ConnectForm(request.POST, platform=platform)
+    backend = get_backend(platform)
+    form = ConnectForm(request.POST, platform=platform, regions=backend.regions, asks_for_shop=backend.asks_for_shop)
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return hx_redirect(request, reverse("connections", kwargs={"org_slug": org_slug}))
-    region, shop = form.cleaned_data["region"] or "NA", form.cleaned_data["shop"]
+    region, shop = form.cleaned_data["region"], form.cleaned_data["shop"]
     state = oauth.make_state(
         request, organization_id=request.organization.pk, platform=platform, extra={"r": region, "s": shop}
     )
-    url = get_backend(platform).authorization_url(
+    url = backend.authorization_url(
         state=state, redirect_uri=callback_url(platform), region=region, **({"shop": shop} if shop else {})
     )
     return hx_redirect(request, url)

@@ -332,6 +332,14 @@ PLATFORMS = {
         "client_id": _app_credential("SHOPEE_PARTNER_ID"),
         "client_secret": _app_credential("SHOPEE_PARTNER_KEY"),
         "api_url": _endpoint("SHOPEE_API_URL", "https://partner.shopeemobile.com", "shopee"),
+        # Shopee's hosts by where our servers run (global: near Singapore; cn: Chinese Mainland; br: near the
+        # US); SHOPEE_HOST picks the one used for every market unless the connect picker says "CN".
+        "host": env("SHOPEE_HOST", default="global"),
+        "api_urls": {
+            "global": _endpoint("SHOPEE_API_URL", "https://partner.shopeemobile.com", "shopee"),
+            "cn": _endpoint("SHOPEE_CN_API_URL", "https://openplatform.shopee.cn", "shopee"),
+            "br": _endpoint("SHOPEE_BR_API_URL", "https://openplatform.shopee.com.br", "shopee"),
+        },
     },
     "tiktok_shop": {
         "client_id": _app_credential("TIKTOK_SHOP_APP_KEY"),
@@ -339,6 +347,10 @@ PLATFORMS = {
         "service_id": env("TIKTOK_SHOP_SERVICE_ID", default="chuhai-fake-service"),
         "auth_url": _endpoint(
             "TIKTOK_SHOP_AUTH_URL", "https://services.tiktokshop.com/open/authorize", "tiktok-shop/open/authorize"
+        ),
+        # TikTok authorizes US sellers on its US host (backend.authorization_url with region="US").
+        "auth_url_us": _endpoint(
+            "TIKTOK_SHOP_AUTH_URL_US", "https://services.us.tiktokshop.com/open/authorize", "tiktok-shop/open/authorize"
         ),
         "token_url": _endpoint("TIKTOK_SHOP_TOKEN_URL", "https://auth.tiktok-shops.com", "tiktok-shop/auth"),
         "api_url": _endpoint("TIKTOK_SHOP_API_URL", "https://open-api.tiktokglobalshop.com", "tiktok-shop/api"),
@@ -352,5 +364,7 @@ PLATFORMS = {
             "EBAY_TOKEN_URL", "https://api.ebay.com/identity/v1/oauth2/token", "ebay/identity/v1/oauth2/token"
         ),
         "api_url": _endpoint("EBAY_API_URL", "https://api.ebay.com", "ebay/api"),
+        # the Identity API lives on its own host (apiz.ebay.com)
+        "identity_url": _endpoint("EBAY_IDENTITY_URL", "https://apiz.ebay.com", "ebay/apiz"),
     },
 }

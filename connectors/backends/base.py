@@ -40,6 +40,10 @@ class Backend:
     channel: str | None = None  # the campaigns.Channel this platform's ads land in, if it has ads
     default_lookback_days: int = 3
     max_window_days: int = 31
+    # Choices for the Connections page's region picker, as (value, label); empty: the platform needs none.
+    regions: tuple[tuple[str, str], ...] = ()
+    # True when the seller must name their shop before the consent screen (Shopify's shop domain).
+    asks_for_shop: bool = False
 
     @property
     def conf(self) -> dict:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from connectors.backends.amazon_sp import client, mapping
 from connectors.backends.amazon_sp.client import MARKETPLACES, MARKETPLACES_BY_CODE, Marketplace, SellingPartnerClient
@@ -33,6 +34,7 @@ def _chunks(start: date, end: date, days: int) -> Iterator[tuple[date, date]]:
 
 class AmazonSellingPartnerBackend(Backend):
     platform = "amazon_sp"
+    regions = (("NA", gettext_lazy("North America")), ("EU", gettext_lazy("Europe")), ("FE", gettext_lazy("Far East")))
     label = "Amazon Seller Central"
     channel = None  # sales, not ads: the TACoS denominator
     default_lookback_days = 7  # orders change status (shipped, canceled) for days

@@ -52,6 +52,7 @@ def _iso(moment: datetime) -> str:
 
 class ShopifyBackend(Backend):
     platform = "shopify"
+    asks_for_shop = True
     label = "Shopify"
     channel = None  # a store, not an ad channel
     default_lookback_days = 3
