@@ -1,0 +1,1 @@
+"""Meta Marketing API (Facebook and Instagram ads): client, mapping, fake Graph API, demo data and the backend."""
