@@ -39,7 +39,8 @@ lint: install-dev
 	.venv/bin/ruff check .
 
 messages: install-dev
-	$(MANAGE) makemessages --locale zh_Hans --no-obsolete --no-location --ignore '.venv/*' --ignore '.tools/*'
+	$(MANAGE) makemessages --locale zh_Hans --no-obsolete --no-location --ignore '.venv/*' --ignore '.tools/*' \
+		--ignore 'staticfiles/*' --ignore '.data/*' --ignore 'test-artifacts/*'
 	$(MANAGE) compilemessages --locale zh_Hans --ignore '.venv/*' --ignore '.tools/*'
 
 db-stop:

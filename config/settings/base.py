@@ -366,5 +366,9 @@ PLATFORMS = {
         "api_url": _endpoint("EBAY_API_URL", "https://api.ebay.com", "ebay/api"),
         # the Identity API lives on its own host (apiz.ebay.com)
         "identity_url": _endpoint("EBAY_IDENTITY_URL", "https://apiz.ebay.com", "ebay/apiz"),
+        # Promoted Listings report calls: eBay allows 200 an hour per seller. Against the local fake (whose demo
+        # grant has a larger quota) the demo's year of history loads in minutes instead of an hour.
+        "rate": env.float("EBAY_REPORT_RATE", default=2.0 if FAKE_PLATFORMS_URL else 200 / 3600),
+        "poll_interval": env.float("EBAY_POLL_INTERVAL", default=1.0 if FAKE_PLATFORMS_URL else 10.0),
     },
 }

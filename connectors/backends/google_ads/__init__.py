@@ -1,0 +1,1 @@
+"""Google Ads API (REST): client, mapping, backend, fake server and demo account."""
