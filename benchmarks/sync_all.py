@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/sync_all.py [--days 90] [--platform NAME ...]
 
-The fakes run in this process on FAKE_PLATFORMS_URL's port (or the running ``python -m connectors.fakes``
-is used) with the demo seller's standing grants. For each platform a throwaway organization connects the
+The fakes run in this process on FAKE_PLATFORMS_URL's port with the demo seller's standing grants, and with the fakes'
+own quotas lifted (the SP-API fake's usage-plan token buckets). For each platform a throwaway organization connects the
 first demo account through the real backend (discovery, then a backfill run through the Celery task, eager
 here). Rate limits and report polling are raised to full speed (``rate``/``burst``/``poll_interval`` and
 the ``sleep`` seam in settings.PLATFORMS) so the figures measure our pipeline, not the platforms' quotas;
@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import socket
 import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -33,9 +35,10 @@ from django.conf import settings  # noqa: E402
 from accounts.models import Organization  # noqa: E402
 from accounts.scoping import organization_scope  # noqa: E402
 from config.celery_app import app as celery_app  # noqa: E402
+from config.testing import serve_wsgi  # noqa: E402
 from connectors import services  # noqa: E402
 from connectors.backends import available_platforms, get_backend  # noqa: E402
-from connectors.demo import fakes_running  # noqa: E402
+from connectors.fakes import PrefixDispatcher  # noqa: E402
 from connectors.fakes.demo import demo_credentials  # noqa: E402
 from connectors.models import RateLimitBucket, RunKind, RunStatus  # noqa: E402
 
@@ -77,18 +80,31 @@ def main():
     args = parser.parse_args()
     if not settings.FAKE_PLATFORMS_URL:
         sys.exit("FAKE_PLATFORMS_URL is not set: this benchmark runs against the local fakes.")
+    parts = urlsplit(settings.FAKE_PLATFORMS_URL)
+    with socket.socket() as probe:
+        if probe.connect_ex((parts.hostname, parts.port)) == 0:
+            sys.exit(f"{settings.FAKE_PLATFORMS_URL} is in use (stop `make run`): the benchmark serves its own fakes.")
     for conf in settings.PLATFORMS.values():
         conf.update(FULL_SPEED)
+    dispatcher = PrefixDispatcher(settings.FAKE_PLATFORMS_URL, demo=True)
+    for app in dispatcher.apps.values():
+        if hasattr(app, "throttle"):
+            app.throttle = False
     celery_app.conf.task_always_eager = True  # the run task executes inline when the request commits
     platforms = args.platform or available_platforms()
     results = {}
-    with fakes_running():
+    settings.RATE_LIMIT_REDIS_URL = ""  # buckets in PostgreSQL, where they can be put back afterwards
+    saved_buckets = list(RateLimitBucket.objects.all())
+    with serve_wsgi(dispatcher, host=parts.hostname, port=parts.port):
         for platform in platforms:
             rows, elapsed, status = sync_one(platform, args.days)
             rate = rows / elapsed if elapsed else 0.0
             results[platform] = rate
             print(f"{platform:12} {rows:>9,} rows in {elapsed:7.2f} s = {rate:>9,.0f} rows/s  [{status}]", flush=True)
-    RateLimitBucket.objects.filter(key__startswith=tuple(f"{p}" for p in platforms)).delete()
+    # The demo accounts' buckets are shared with a running demo: put back what was there before the benchmark
+    # drew on them at full speed (its no-op sleep leaves them deep in debt).
+    RateLimitBucket.objects.all().delete()
+    RateLimitBucket.objects.bulk_create(saved_buckets)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:.0f} MB")
     slowest = min(results, key=results.get)
