@@ -18,26 +18,8 @@ from accounts import selectors, services
 from accounts.forms import InvitationForm, LanguageForm, OrganizationForm, RoleForm
 from accounts.models import Invitation, Membership, Role
 from accounts.permissions import Perm, has_perm, require
+from accounts.rendering import hx_redirect, is_partial, render_page
 from accounts.scoping import get_org_object_or_404
-
-
-def is_partial(request) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
-def render_page(request, template: str, context: dict, partial: str | None = None, status: int = 200):
-    name = f"{template}#{partial}" if partial and is_partial(request) else template
-    return TemplateResponse(request, name, context, status=status)
-
-
-def hx_redirect(request, url: str) -> HttpResponse:
-    if getattr(request, "htmx", None):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
-
 
 # --- no organization in the URL --------------------------------------------------------------------
 

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Membership, Organization
 from accounts.permissions import Perm, has_perm, require
+from accounts.rendering import hx_redirect, is_partial, render_page
 from accounts.scoping import get_org_object_or_404, organization_scope
-from accounts.views import hx_redirect, is_partial, render_page
 from connectors import oauth, selectors, services
 from connectors.backends import available_platforms, get_backend
 from connectors.errors import SyncError

@@ -1,0 +1,30 @@
+"""Reads for dashboards. Pages read rollups (``analytics.rollups`` keeps them), never scan raw facts; the
+modules here are split by page family: ``performance`` (overview, channels, marketplaces), ``campaigns``
+(campaign table and drill-down), ``products`` (products and profit), ``funnel``, ``alerts``."""
+
+from __future__ import annotations
+
+from accounts.models import Organization
+from analytics.labels import channel_label, platform_label
+from analytics.models import AdRollupDaily, DataSource, SalesRollupDaily
+
+
+def filter_options(*, organization: Organization) -> dict[str, list[tuple[str, str]]]:
+    """The channels and marketplaces this organization has data for, as (value, label) pairs."""
+    ads = AdRollupDaily.objects.filter(organization=organization)
+    sources = DataSource.objects.filter(organization=organization)
+    channels = set(sources.exclude(channel="").values_list("channel", flat=True))
+    channels |= set(ads.values_list("channel", flat=True).distinct())
+    marketplaces = set(ads.values_list("marketplace", flat=True).distinct())
+    marketplaces |= set(
+        SalesRollupDaily.objects.filter(organization=organization).values_list("marketplace", flat=True).distinct()
+    )
+    marketplaces.discard("")
+    return {
+        "channels": sorted(((c, channel_label(c)) for c in channels), key=lambda pair: pair[1]),
+        "marketplaces": sorted((m, m) for m in marketplaces),
+        "platforms": [],
+    }
+
+
+__all__ = ["filter_options", "platform_label"]
