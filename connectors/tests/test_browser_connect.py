@@ -39,7 +39,7 @@ def test_connect_amazon_ads_and_watch_the_first_sync(live_server, page, settings
         page.wait_for_url(f"{base}/amazon-ads/ap/oa**")
         page.screenshot(path=str(artifacts_dir / "amazon-consent.png"), full_page=True)
         with page.expect_navigation(url=f"**/o/{org.slug}/connections/", timeout=120_000):
-            page.click("button[value=allow]")
+            page.click("button[value=allow]", timeout=120_000)  # the callback discovers and starts a sync
 
         page.wait_for_selector("text=The first sync has started.")
         assert page.locator("article.conn-card").count() == 3
