@@ -58,7 +58,8 @@ class OrganizationMiddleware:
         scoping._current_organization.set(organization)
         timezone.activate(organization.time_zone)
         self._activate_language(request, request.user.language or organization.default_language)
-        request.session["last_org_slug"] = organization.slug
+        if request.session.get("last_org_slug") != organization.slug:  # a write only when it changes
+            request.session["last_org_slug"] = organization.slug
         return None
 
     @staticmethod

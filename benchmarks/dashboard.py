@@ -75,7 +75,8 @@ def copy_frame(table: str, frame: pd.DataFrame) -> None:
     frame.to_csv(buffer, index=False, header=False)
     buffer.seek(0)
     columns = ", ".join(frame.columns)
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+    statement = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, NULL '\\N')"  # '' stays an empty string
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
         while chunk := buffer.read(1 << 20):
             copy.write(chunk)
 
@@ -123,7 +124,11 @@ def seed_facts(organization: Organization, rows: int, end: date, seed: int = 11)
                     "search_term": (
                         [f"{publisher}:{marketplace}"] * n
                         if grain == "campaign" and publisher
-                        else (np.tile([f"term {index} {k}" for k in range(per)], len(days))[:n] if per > 1 else "")
+                        else (
+                            np.tile([f"term {index} {k}" for k in range(per)], len(days))[:n]
+                            if grain != "campaign"
+                            else ""
+                        )
                     ),
                     "product_id": "",
                     "impressions": impressions,
@@ -184,7 +189,7 @@ def make_org(name: str) -> tuple[Organization, User]:
     suffix = uuid.uuid4().hex[:8]
     organization = Organization.objects.create(name=name, slug=f"bench-{suffix}", home_currency="CNY")
     user = User.objects.create_user(email=f"bench-{suffix}@example.test", password=None)
-    Membership.objects.create(organization=organization, user=user, role=Role.OWNER)
+    Membership.unscoped_objects.create(organization=organization, user=user, role=Role.OWNER)
     return organization, user
 
 
@@ -294,7 +299,7 @@ def main():
     finally:
         if not args.keep:
             for organization in (big, small):
-                users = User.objects.filter(memberships__organization=organization)
+                users = User.objects.filter(memberships__organization=organization)  # noqa: reverse join, not a scoped read
                 with connection.cursor() as cursor:
                     for table in ("analytics_adperformancedaily", "analytics_storesalesdaily"):
                         cursor.execute(f"DELETE FROM {table} WHERE organization_id = %s", [organization.pk])

@@ -16,6 +16,24 @@ SCHEDULES = {
         "expires": 6 * 60 * 60,
         "description": "Upsert the ECB euro reference rates (published around 16:00 CET) for FX conversion.",
     },
+    "analytics.refresh-dirty-rollups": {
+        "task": "analytics.tasks.refresh_dirty_rollups",
+        "crontab": {"minute": "*/10"},
+        "expires": 9 * 60,
+        "description": "Queue a rollup refresh for every organization with dirty days (a lost or killed refresh).",
+    },
+    "analytics.detect-alerts": {
+        "task": "analytics.tasks.detect_alerts_all",
+        "crontab": {"minute": "30", "hour": "1"},
+        "expires": 6 * 60 * 60,
+        "description": "Score each organization's recent days for anomalies and email new alerts (09:30 in China).",
+    },
+    "analytics.weekly-digests": {
+        "task": "analytics.tasks.send_weekly_digests",
+        "crontab": {"minute": "5"},
+        "expires": 50 * 60,
+        "description": "Send each organization's weekly digest once it is Monday 08:00 in its time zone (once a week).",
+    },
     "connectors.fan-out-due-syncs": {
         "task": "connectors.tasks.fan_out_due_syncs",
         "crontab": {"minute": "*/5"},

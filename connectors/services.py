@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from importlib import import_module
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
@@ -104,9 +105,12 @@ def connection_disconnect(*, connection: Connection, actor: User | None, delete_
         logger.info("revoke failed for connection %s: %s", connection.pk, exc)
     deleted = 0
     if delete_history:
+        from analytics import rollups, sources
         from analytics.services import facts_delete_for_source
 
+        sources.data_source_remove(organization=connection.organization, source="api", source_ref=connection.pk)
         deleted = facts_delete_for_source(organization=connection.organization, source_ref=connection.pk)
+        rollups.rollups_refresh_soon(organization=connection.organization)
     SyncRun.unscoped_objects.filter(connection=connection, status__in=ACTIVE_RUN_STATUSES).update(
         status=RunStatus.FAILED,
         message=_("Stopped: the account was disconnected."),
@@ -191,6 +195,16 @@ def sync_run_execute(*, run_id: int) -> SyncRun | None:
     run = _claim(run_id)
     if run is None:
         return None  # already running elsewhere, finished, or never existed
+    try:
+        return _execute(run)
+    finally:
+        if run.status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
+            _facts_loaded(run)
+        elif run.status == RunStatus.FAILED and run.rows_written:  # stopped by a disconnect after some loads
+            _facts_loaded(run, record_source=False)
+
+
+def _execute(run: SyncRun) -> SyncRun:
     connection = run.connection
     backend = get_backend(connection.platform)
     ctx = SyncContext(run=run, backend=backend)
@@ -228,6 +242,56 @@ def sync_run_execute(*, run_id: int) -> SyncRun | None:
             updated_at=now,
         )
     return run
+
+
+def _facts_loaded(run: SyncRun, *, record_source: bool = True) -> None:
+    """Tell analytics what a finished (or partly loaded) run wrote: its days are dirty for the rollups, the
+    source's row is updated, and a rollup refresh is queued after commit. Order backends load orders changed
+    in the window, some placed before it: the earliest order day they touched (``earliest_day`` in the
+    cursor) extends the dirty days back."""
+    from analytics import rollups, sources
+
+    connection, organization = run.connection, run.connection.organization
+    backend = get_backend(connection.platform)
+    start = run.window_start
+    if earliest := (run.cursor or {}).get("earliest_day"):
+        start = min(start, date.fromisoformat(earliest))
+    with transaction.atomic():
+        rollups.rollups_mark_dirty(organization=organization, start=start, end=run.window_end)
+        rollups.rollups_refresh_soon(organization=organization)
+        if not record_source:
+            return
+        sources.data_source_upsert(
+            organization=organization,
+            source="api",
+            source_ref=connection.pk,
+            platform=connection.platform,
+            label=connection.name,
+            channel=backend.channel or "",
+            account_id=connection.external_id,  # what every backend writes as the facts' account_id
+            marketplace=connection.marketplace,
+            currency=connection.currency,
+            time_zone=connection.time_zone,
+            restatement_days=connection.lookback_days,
+            attribution_window=_attribution_window(run, backend),
+            data_through=run.window_end if run.status == RunStatus.SUCCEEDED else None,
+            synced_at=run.finished_at or timezone.now(),
+        )
+
+
+def _attribution_window(run: SyncRun, backend) -> str:
+    """The attribution window of the run's ad facts: from the platform's totals, the run's cursor (Google keeps
+    the account's window there) or the backend's mapping; '' when the platform has none (stores)."""
+    for totals in (run.platform_totals or {}).values():
+        if isinstance(totals, dict) and totals.get("attribution_window"):
+            return str(totals["attribution_window"])
+    if (run.cursor or {}).get("attribution"):
+        return str(run.cursor["attribution"])
+    try:
+        mapping = import_module(type(backend).__module__.rpartition(".")[0] + ".mapping")
+    except ImportError:
+        return ""
+    return str(getattr(mapping, "ATTRIBUTION_WINDOW", "") if backend.channel else "")
 
 
 def _internal_error(*, detail: str) -> SyncError:

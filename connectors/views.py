@@ -22,6 +22,7 @@ from connectors.backends import available_platforms, get_backend
 from connectors.errors import SyncError
 from connectors.forms import ConnectForm, DisconnectForm, ImportForm
 from connectors.models import Connection, FileImport, RunKind
+from connectors.reconciliation import connection_reconciliation
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,12 @@ def _connection_card(request, connection_id):
 def connection_detail(request, org_slug, connection_id):
     connection = get_org_object_or_404(Connection, request.organization, pk=connection_id)
     runs = selectors.connection_runs(organization=request.organization, connection=connection)
-    return render_page(request, "connectors/connection_detail.html", {"connection": connection, "runs": runs})
+    checks = connection_reconciliation(
+        organization=request.organization, connection=connection, today=services.local_today(connection)
+    )
+    return render_page(
+        request, "connectors/connection_detail.html", {"connection": connection, "runs": runs, "checks": checks}
+    )
 
 
 @require_POST

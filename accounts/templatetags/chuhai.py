@@ -53,6 +53,14 @@ AUDIT_VERBS = {
     "membership.role_changed": _("changed a member's role"),
     "membership.removed": _("removed a member"),
     "membership.left": _("left the organization"),
+    "connection.created": _("connected an account"),
+    "connection.disconnected": _("disconnected an account"),
+    "alert.dismiss": _("dismissed an alert"),
+    "analytics.cost_set": _("set a product cost"),
+    "analytics.cost_deleted": _("removed a product cost"),
+    "analytics.costs_imported": _("uploaded product costs"),
+    "analytics.fee_set": _("changed a marketplace fee"),
+    "analytics.tax_set": _("changed a VAT/GST rate"),
 }
 
 

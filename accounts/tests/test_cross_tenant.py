@@ -20,6 +20,11 @@ SAMPLES = {
     "connection_id": lambda org: _connection(org).pk,
     "import_id": lambda org: _file_import(org).pk,
     "platform": lambda org: "amazon_ads",
+    "channel": lambda org: "amazon_ads",
+    "campaign_id": lambda org: _ad_campaign(org),
+    "panel": lambda org: "kpis",
+    "page": lambda org: "overview",
+    "alert_id": lambda org: _alert(org).pk,
 }
 
 
@@ -29,6 +34,18 @@ def _connection(org):
     return ConnectionFactory(organization=org)
 
 
+def _ad_campaign(org):
+    from analytics.tests.factories import AdFactFactory
+
+    return AdFactFactory(organization=org, channel="amazon_ads", campaign_id="C-SAMPLE").campaign_id
+
+
+def _alert(org):
+    from analytics.tests.factories import AlertFactory
+
+    return AlertFactory(organization=org)
+
+
 def _file_import(org):
     from connectors.tests.factories import FileImportFactory
 
@@ -36,7 +53,7 @@ def _file_import(org):
 
 
 # kwargs that name an object (as opposed to a fixed word such as a section)
-OBJECT_KWARGS = {"membership_id", "invitation_id", "connection_id", "import_id"}
+OBJECT_KWARGS = {"membership_id", "invitation_id", "connection_id", "import_id", "alert_id"}
 
 
 def _walk(patterns, prefix_kwargs=frozenset()):

@@ -4,20 +4,26 @@ modules here are split by page family: ``performance`` (overview, channels, mark
 
 from __future__ import annotations
 
+from datetime import date
+
 from accounts.models import Organization
 from analytics.labels import channel_label, platform_label
 from analytics.models import AdRollupDaily, DataSource, SalesRollupDaily
 
 
-def filter_options(*, organization: Organization) -> dict[str, list[tuple[str, str]]]:
-    """The channels and marketplaces this organization has data for, as (value, label) pairs."""
-    ads = AdRollupDaily.objects.filter(organization=organization)
+def filter_options(*, organization: Organization, start: date, end: date) -> dict[str, list[tuple[str, str]]]:
+    """The channels and marketplaces this organization has data for in the days shown (plus every connected
+    channel), as (value, label) pairs. Bounded by the dates, so the reads use the rollups' (organization, date)
+    key instead of scanning an organization's whole history."""
+    ads = AdRollupDaily.objects.filter(organization=organization, date__range=(start, end))
     sources = DataSource.objects.filter(organization=organization)
     channels = set(sources.exclude(channel="").values_list("channel", flat=True))
     channels |= set(ads.values_list("channel", flat=True).distinct())
     marketplaces = set(ads.values_list("marketplace", flat=True).distinct())
     marketplaces |= set(
-        SalesRollupDaily.objects.filter(organization=organization).values_list("marketplace", flat=True).distinct()
+        SalesRollupDaily.objects.filter(organization=organization, date__range=(start, end))
+        .values_list("marketplace", flat=True)
+        .distinct()
     )
     marketplaces.discard("")
     return {

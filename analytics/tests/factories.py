@@ -158,3 +158,21 @@ class FxRateFactory(factory.django.DjangoModelFactory):
     quote = "USD"
     rate = Decimal("1.1000")
     source = "ecb"
+
+
+class AlertFactory(_Unscoped):
+    class Meta:
+        model = models.Alert
+
+    organization = factory.SubFactory(OrganizationFactory)
+    date = date(2026, 11, 1)
+    metric = "spend"
+    channel = "amazon_ads"
+    account_id = "A1"
+    campaign_id = factory.Sequence(lambda n: f"C{n}")
+    campaign_name = factory.LazyAttribute(lambda o: f"Campaign {o.campaign_id}")
+    value = Decimal("80")
+    expected = Decimal("50")
+    score = Decimal("10.117")
+    direction = "up"
+    currency = "USD"

@@ -49,6 +49,8 @@ def render_dashboard(request, template: str, context: dict, *, query: DashboardQ
         **context,
     }
     if partial is None or not getattr(request, "htmx", None):
-        context["filter_options"] = selectors.filter_options(organization=organization)
+        context["filter_options"] = selectors.filter_options(
+            organization=organization, start=query.start, end=query.end
+        )
         context["dashboard_pages"] = dashboard_pages(organization.slug)
     return render_page(request, template, context, partial=partial)

@@ -221,6 +221,7 @@ def _load(file_import: FileImport, plan: pipeline.Plan, result: pipeline.Validat
             _entities_upsert(organization, plan.channel, result, file_import.marketplace, plan.config.portfolios)
             _read, written = ad_performance_upsert(organization=organization, facts=facts())
             file_import.rows_written = written
+            _facts_loaded(file_import, plan, result)
             message = _("Imported %(rows)s rows for %(first)s to %(last)s.") % {
                 "rows": result.rows,
                 "first": date_format(result.first_day, "DATE_FORMAT"),
@@ -229,6 +230,33 @@ def _load(file_import: FileImport, plan: pipeline.Plan, result: pipeline.Validat
             _finish(file_import, RunStatus.SUCCEEDED, message)
     finally:
         progress.close()
+
+
+def _facts_loaded(file_import: FileImport, plan: pipeline.Plan, result: pipeline.Validation) -> None:
+    """Tell analytics what the import loaded (inside its transaction): its days are dirty for the rollups, the
+    file is a data source, and a rollup refresh is queued after commit. A file is a snapshot that nothing
+    restates later: its source has no restatement window."""
+    from analytics import rollups, sources
+
+    organization = file_import.organization
+    rollups.rollups_mark_dirty(organization=organization, start=result.first_day, end=result.last_day)
+    accounts = list(result.accounts.items())
+    account_id, currency = accounts[0] if len(accounts) == 1 else ("", "")
+    sources.data_source_upsert(
+        organization=organization,
+        source="import",
+        source_ref=file_import.pk,
+        platform=plan.channel,
+        label=file_import.original_name,
+        channel=plan.channel,
+        account_id=account_id,
+        marketplace=file_import.marketplace,
+        currency=currency,
+        attribution_window=plan.config.attribution,
+        data_through=result.last_day,
+        synced_at=timezone.now(),
+    )
+    rollups.rollups_refresh_soon(organization=organization)
 
 
 def _entities_upsert(organization, channel: str, result: pipeline.Validation, marketplace: str, portfolios) -> None:

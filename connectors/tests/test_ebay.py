@@ -580,12 +580,13 @@ def test_orders_are_paged_with_limit_and_offset(org, fake, backend, settings, dj
 def test_throttling_and_server_errors_and_timeouts_are_retried(
     org, fake, backend, settings, sleeper, django_capture_on_commit_callbacks
 ):
-    settings.PLATFORMS["ebay"]["timeout"] = 0.3
+    # long enough for a busy machine, short enough to give up on "slow"
+    settings.PLATFORMS["ebay"]["timeout"] = 1.0
     connection = connect(org, backend)
     fake.faults.add("campaigns", "429", retry_after=7)
     fake.faults.add("orders", "500")
     fake.faults.add("orders", "429", retry_after=3)
-    fake.faults.add("report_status", "slow", seconds=1.0)  # answers after the client gave up
+    fake.faults.add("report_status", "slow", seconds=2.5)  # answers after the client gave up
     fake.faults.add("download", "500")
     fake.requests.clear()
 
@@ -594,6 +595,9 @@ def test_throttling_and_server_errors_and_timeouts_are_retried(
     assert (run.status, run.attempts) == (RunStatus.SUCCEEDED, 1)
     assert fake.faults.pending() == 0
     assert 7.0 in sleeper.waits and 3.0 in sleeper.waits
+    deadline = time.monotonic() + 5  # the abandoned slow request finishes on the server after the client gave up
+    while len([r for r in fake.requests if r[2] >= 429]) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert sorted(r[2] for r in fake.requests if r[2] >= 429) == [429, 429, 500, 500, 503]
     assert loaded_ads(connection) == expected_ads(fake, "EBAY_US", run.window_start, report_end(fake, run))
     assert_orders_loaded(org, fake, "EBAY_US", run)

@@ -316,6 +316,7 @@ def test_an_order_node_maps_to_an_order_fact_on_the_shops_day():
         "totalRefundedSet": {"shopMoney": {"amount": "107.94", "currencyCode": "USD"}},
         "customerJourneySummary": {
             "firstVisit": {
+                "occurredAt": "2025-03-02T14:05:00Z",
                 "landingPage": "https://shop.test/products/lamp?utm_source=google",
                 "referrerUrl": "https://www.google.com/",
                 "source": "google",
@@ -353,12 +354,14 @@ def test_an_order_node_maps_to_an_order_fact_on_the_shops_day():
     assert fact.attribution == {
         "first_visit": {
             "source": "google",
+            "occurred_at": "2025-03-02T14:05:00Z",
             "landing_page": "https://shop.test/products/lamp?utm_source=google",
             "referrer": "https://www.google.com/",
             "utm": {"source": "google", "medium": "cpc", "campaign": "brand", "content": "", "term": "lamp"},
         },
         "last_visit": {
             "source": "direct",
+            "occurred_at": "",
             "landing_page": "https://shop.test/",
             "referrer": "",
             "utm": {"source": "", "medium": "", "campaign": "", "content": "", "term": ""},

@@ -56,7 +56,7 @@ LINE_NODE_COST = 3  # the line item, originalTotalSet, shopMoney
 CONNECTION_COST = 2
 
 MONEY = "{ shopMoney { amount currencyCode } }"
-VISIT = "{ landingPage referrerUrl source utmParameters { source medium campaign content term } }"
+VISIT = "{ occurredAt landingPage referrerUrl source utmParameters { source medium campaign content term } }"
 ORDER_FIELDS = f"""id name createdAt updatedAt cancelledAt displayFinancialStatus currencyCode
       totalPriceSet {MONEY}
       subtotalPriceSet {MONEY}

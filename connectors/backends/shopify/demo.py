@@ -220,6 +220,13 @@ def day_orders(shop: Shop, day: date) -> list[Order]:
                 if rng.random() < 0.7
                 else _visit(rng, rng.choice([CHANNELS[0], CHANNELS[3], CHANNELS[4]]), handle)
             )
+            # visit times from their own generator, so the rest of the dataset does not shift
+            same = last is first
+            when = random.Random(f"visits|{serial}")
+            last_at = created - timedelta(minutes=when.uniform(2, 180))
+            first_at = last_at if same else last_at - timedelta(hours=when.uniform(4, 240))
+            first = {**first, "occurredAt": first_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            last = first if same else {**last, "occurredAt": last_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
             journey = {"firstVisit": first, "lastVisit": last}
         order = Order(
             id=ORDER_ID_BASE + serial,

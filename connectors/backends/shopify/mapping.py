@@ -57,6 +57,7 @@ def _visit(visit: dict | None) -> dict | None:
     utm = visit.get("utmParameters") or {}
     return {
         "source": visit.get("source") or "",
+        "occurred_at": visit.get("occurredAt") or "",
         "landing_page": visit.get("landingPage") or "",
         "referrer": visit.get("referrerUrl") or "",
         "utm": {key: utm.get(key) or "" for key in ("source", "medium", "campaign", "content", "term")},
