@@ -386,3 +386,15 @@ def test_export_needs_the_export_permission_and_a_known_format(client, org, thre
     assert "CSV" not in [label for label, _url in page(client, org).context["exports"]]
     client.force_login(member(org, Role.ANALYST))
     assert client.get(url("analytics_campaigns_export", org), {**RANGE, "format": "pdf"}).status_code == 404
+
+
+def test_a_campaign_without_an_id_is_listed_without_a_drill_down_link(owner_client, org, rates):
+    # Shopee reports shop-level "all ads" performance under no campaign id
+    AdRollupFactory(organization=org, date=NOV1, channel="shopee_ads", campaign_id="", campaign_name="All CPC ads")
+
+    response = owner_client.get(url("analytics_campaigns", org), RANGE)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "All CPC ads" in html
+    assert "/campaigns/shopee_ads/" not in html

@@ -6,7 +6,7 @@ the current view, not only its page."""
 from __future__ import annotations
 
 from django.http import Http404
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
@@ -92,10 +92,14 @@ def campaigns(request, org_slug):
     selectors.spend_sparklines(organization=organization, query=query, rows=table.rows)
     for row in table.rows:
         row.channel_label = channel_label(row.keys["channel"])
-        detail = reverse(
-            "analytics_campaign_detail",
-            kwargs={"org_slug": org_slug, "channel": row.keys["channel"], "campaign_id": row.keys["campaign_id"]},
-        )
+        try:
+            detail = reverse(
+                "analytics_campaign_detail",
+                kwargs={"org_slug": org_slug, "channel": row.keys["channel"], "campaign_id": row.keys["campaign_id"]},
+            )
+        except NoReverseMatch:  # an id that cannot be a path segment (Shopee's shop-level "all ads" has none)
+            row.link = None
+            continue
         row.link = f"{detail}?{query.querystring(account=row.keys['account_id'], q=None, sort=None, page=None)}"
     context = {
         "table": table,

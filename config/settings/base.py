@@ -156,6 +156,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- cache (allauth's rate limits need one shared by every web process) -----------------------------
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}")}
+# Sessions read from the cache (Redis in production), written through to the database: no query per request.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- i18n ----------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -1031,8 +1031,8 @@ def test_the_daily_call_limit_waits_for_midnight_in_utc8(shopee, org, backend):
 
 
 def test_server_errors_and_timeouts_are_retried(shopee, org, backend, settings, django_capture_on_commit_callbacks):
-    settings.PLATFORMS["shopee"]["timeout"] = 0.3
-    shopee.timeout_delay = 0.8
+    settings.PLATFORMS["shopee"]["timeout"] = 1.0  # long enough for a busy machine
+    shopee.timeout_delay = 2.5
     connection = connect(org, backend, backfill_days=10)
     shopee.requests.clear()
     shopee.fail("server_error", api="get_order_list", times=2)

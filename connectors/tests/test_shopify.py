@@ -702,8 +702,8 @@ def test_a_500_is_retried(shopify, org, clock, django_capture_on_commit_callback
 
 
 def test_a_timeout_is_retried(shopify, org, settings, django_capture_on_commit_callbacks):
-    settings.PLATFORMS["shopify"]["timeout"] = 0.2
-    shopify.timeout_delay = 0.6
+    settings.PLATFORMS["shopify"]["timeout"] = 1.0  # long enough for a busy machine
+    shopify.timeout_delay = 2.5
     connection = connect(org, shopify, backfill_days=10)
     shopify.requests.clear()
     shopify.fail("timeout", after=1)
