@@ -292,9 +292,10 @@ def main():
         )
         print(f"queries per overview view: {queries} with {rows:,} fact rows, {results['small'][3]} with 5,000")
         ratio = p(cold, 95) / p(floor, 95)
+        warm_ratio = p(warm, 95) / p(floor, 95)
         print(
             f"RESULT overview_p95_ms={p(cold, 95):.0f} floor_p95_ms={p(floor, 95):.1f} ratio={ratio:.2f} "
-            f"queries={queries}"
+            f"queries={queries} warm_p95_ms={p(warm, 95):.1f} warm_ratio={warm_ratio:.2f} warm_queries={warm_queries}"
         )
     finally:
         if not args.keep:
