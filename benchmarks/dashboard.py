@@ -300,7 +300,7 @@ def main():
     finally:
         if not args.keep:
             for organization in (big, small):
-                users = User.objects.filter(memberships__organization=organization)  # noqa: reverse join, not a scoped read
+                users = User.objects.filter(memberships__organization=organization)
                 with connection.cursor() as cursor:
                     for table in ("analytics_adperformancedaily", "analytics_storesalesdaily"):
                         cursor.execute(f"DELETE FROM {table} WHERE organization_id = %s", [organization.pk])
