@@ -27,7 +27,7 @@ def setup(out: Path, rows: int) -> None:
     start = end - timedelta(days=364)
     dashboard.ensure_fx_rates(start, end)
     organization, user = dashboard.make_org("Bench HTTP load")
-    dashboard.seed_facts(organization, rows, end)
+    rows = dashboard.seed_facts(organization, rows, end)
     dashboard.build_rollups(organization, start, end)
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     client = Client()
