@@ -9,6 +9,9 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     default = True
 
+    def ready(self):
+        from accounts import caching  # noqa: F401 - connects the cache invalidation receivers
+
 
 class ChuhaiAdminConfig(admin_apps.AdminConfig):
     """The Django admin, as the staff console (see accounts.admin_site)."""

@@ -12,8 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts import scoping
-from accounts.models import Membership
+from accounts import caching, scoping
 
 
 class OrganizationMiddleware:
@@ -45,11 +44,7 @@ class OrganizationMiddleware:
             return None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), resolve_url(settings.LOGIN_URL))
-        membership = (
-            Membership.unscoped_objects.select_related("organization")
-            .filter(user=request.user, organization__slug=slug)
-            .first()
-        )
+        membership = caching.membership_for(user=request.user, slug=slug)
         if membership is None:
             raise Http404(_("No such organization."))
         organization = membership.organization

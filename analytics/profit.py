@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Organization, User
 from accounts.services import record_audit
+from analytics import marks
 from analytics.models import MarketplaceFee, ProductCost, SalesTax
 
 COST_COLUMNS = ("sku", "marketplace", "unit_cost", "currency")
@@ -129,6 +130,7 @@ def product_costs_import(*, organization: Organization, actor: User | None, data
         update_fields=["unit_cost", "currency", "updated_at"],
         batch_size=2000,
     )
+    marks.costs_changed(organization_id=organization.pk)
     record_audit(
         organization=organization,
         actor=actor,
@@ -149,6 +151,7 @@ def product_cost_set(
         marketplace=marketplace,
         defaults={"unit_cost": unit_cost, "currency": currency},
     )
+    marks.costs_changed(organization_id=organization.pk)
     record_audit(
         organization=organization,
         actor=actor,
@@ -164,6 +167,7 @@ def product_cost_delete(*, organization: Organization, actor: User | None, sku: 
     cost = ProductCost.unscoped_objects.filter(organization=organization, sku=sku, marketplace=marketplace).first()
     if cost is None:
         return False
+    marks.costs_changed(organization_id=organization.pk)
     record_audit(
         organization=organization,
         actor=actor,
@@ -199,6 +203,7 @@ def marketplace_fee_set(
     fee, _created = MarketplaceFee.unscoped_objects.update_or_create(
         organization=organization, platform=platform, marketplace=marketplace, defaults=values
     )
+    marks.costs_changed(organization_id=organization.pk)
     record_audit(
         organization=organization,
         actor=actor,
@@ -223,6 +228,7 @@ def sales_tax_set(
     tax, _created = SalesTax.unscoped_objects.update_or_create(
         organization=organization, marketplace=marketplace, defaults=values
     )
+    marks.costs_changed(organization_id=organization.pk)
     record_audit(
         organization=organization,
         actor=actor,

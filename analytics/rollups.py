@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Organization
+from analytics import marks
 from analytics.models import (
     AdPerformanceDaily,
     AdRollupDaily,
@@ -219,6 +220,7 @@ def rollups_refresh_step(
         fill.version += 1
         fill.refreshed_at = timezone.now()
         fill.save(update_fields=["dirty_from", "dirty_to", "version", "refreshed_at", "updated_at"])
+        marks.rollup_version_changed(organization_id=organization.pk, version=fill.version)
     return start, end
 
 

@@ -2,10 +2,11 @@ from datetime import date
 
 import httpx
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.scoping import organization_task
-from analytics import alerts, digest, rollups
+from analytics import alerts, digest, panels, rollups
 from analytics.fx import ecb, services
 from analytics.query import today_in
 
@@ -28,8 +29,12 @@ def refresh_fx_rates(days: str = "90d") -> int:
 @shared_task(name="analytics.tasks.refresh_rollups", acks_late=True)
 @organization_task
 def refresh_rollups(*, organization) -> int:
-    """Refresh the organization's dirty rollup days (queued after each sync and import). Returns the days done."""
-    return rollups.rollups_refresh(organization=organization)
+    """Refresh the organization's dirty rollup days (queued after each sync and import), then render the default
+    dashboard view into the cache for the next visitor. Returns the days done."""
+    days = rollups.rollups_refresh(organization=organization)
+    if days and settings.DASHBOARD_PRERENDER:
+        panels.panels_prerender(organization=organization)
+    return days
 
 
 @shared_task(name="analytics.tasks.refresh_dirty_rollups")

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from accounts.services import ServiceError
+from analytics import marks
 from analytics.fx import ecb
 from analytics.models import FxRate
 
@@ -83,6 +84,7 @@ def fx_rates_store_ecb(*, rates: Iterable[ecb.EcbRate]) -> int:
                 if current[0] == rate:
                     continue
             to_write.append(FxRate(date=on, base=EUR, quote=quote, rate=rate, source=FxRate.RateSource.ECB))
+        marks.fx_rates_changed()
         FxRate.objects.bulk_create(
             to_write,
             update_conflicts=True,
@@ -132,6 +134,7 @@ def fx_rates_import_csv(*, file) -> int:
     rows = _parse_csv(_read_text(file))
     with transaction.atomic():
         _lock_fx_writes()
+        marks.fx_rates_changed()
         FxRate.objects.bulk_create(
             [
                 FxRate(date=on, base=base, quote=quote, rate=rate, source=FxRate.RateSource.MANUAL)

@@ -9,15 +9,16 @@ from datetime import date
 from django.core.cache import cache
 
 from accounts.models import Organization
+from analytics import marks
 from analytics.labels import channel_label, platform_label
-from analytics.models import AdRollupDaily, DataSource, RollupFill, SalesRollupDaily
+from analytics.models import AdRollupDaily, DataSource, SalesRollupDaily
 
 
 def filter_options(*, organization: Organization, start: date, end: date) -> dict[str, list[tuple[str, str]]]:
     """The channels and marketplaces this organization has data for in the days shown (plus every connected
     channel), as (value, label) pairs. Bounded by the dates, so the reads use the rollups' (organization, date)
     key instead of scanning an organization's whole history; cached until the next rollup refresh."""
-    version = RollupFill.objects.filter(organization=organization).values_list("version", flat=True).first() or 0
+    version, _other = marks.data_marks(organization_id=organization.pk)
     key = f"analytics:filters:{organization.pk}:{version}:{start.isoformat()}:{end.isoformat()}"
     values = cache.get(key)
     if values is None:

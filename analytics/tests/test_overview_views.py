@@ -16,7 +16,10 @@ from openpyxl import load_workbook
 
 from accounts.models import Role
 from accounts.tests.factories import OrganizationFactory, member
-from analytics.models import RollupFill
+from accounts.scoping import organization_scope
+from analytics import rollups
+from analytics.profit import product_cost_set
+from analytics.tasks import refresh_rollups
 from analytics.query import today_in
 from analytics.tests.factories import AdRollupFactory, DataSourceFactory, FxRateFactory, SalesRollupFactory
 
@@ -223,7 +226,7 @@ def test_other_organizations_pages_are_404(client, seller):
         assert client.get(target, headers=HX).status_code == 404
 
 
-def test_panels_are_cached_until_the_rollups_refresh(owner_client, seller):
+def test_panels_are_cached_until_the_rollups_refresh(owner_client, seller, django_capture_on_commit_callbacks):
     first = panel(owner_client, seller, "kpis", **HX).content
     AdRollupFactory(organization=seller, date=D3, campaign_id="NEW", cost=Decimal("100"))
 
@@ -232,8 +235,76 @@ def test_panels_are_cached_until_the_rollups_refresh(owner_client, seller):
     assert again == first  # same rollup version: the cached panel
     assert not any("analytics_adrollupdaily" in q["sql"] for q in cached.captured_queries)
 
-    RollupFill.unscoped_objects.create(organization=seller, version=1)  # a refresh happened
+    far = D1 - timedelta(days=400)  # a refresh happens (of a day without rows, so the new row stays)
+    with organization_scope(seller), django_capture_on_commit_callbacks(execute=True):
+        rollups.rollups_mark_dirty(organization=seller, start=far, end=far)
+        rollups.rollups_refresh(organization=seller)
     assert _kpis(panel(owner_client, seller, "kpis", **HX).content.decode())["spend"] == "136.00 USD"
+
+
+def _embedded(html: str) -> int:
+    return html.count('hx-trigger="load"')
+
+
+def test_whole_overview_page_is_kept_per_visitor_until_the_data_changes(
+    owner_client, seller, django_capture_on_commit_callbacks
+):
+    overview = url("analytics_overview", seller) + "?" + RANGE
+    owner_client.get(overview)  # sets the CSRF cookie the page is keyed on
+    for name in PANELS:  # the lazy panels, as the browser asks for them
+        panel(owner_client, seller, name, **HX)
+    rendered = owner_client.get(overview).content.decode()
+    assert _embedded(rendered) == 0  # every panel embedded
+
+    with CaptureQueriesContext(connection) as kept:
+        again = owner_client.get(overview)
+    assert again.content.decode() == rendered
+    # the session's user and the membership; nothing of the dashboard
+    assert not any("analytics_" in q["sql"] for q in kept.captured_queries), kept.captured_queries
+    assert len(kept.captured_queries) <= 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        product_cost_set(
+            organization=seller, actor=None, sku="NONE", marketplace="US", unit_cost=Decimal("1"), currency="USD"
+        )
+    # a cost edit changes profit: the page is drawn afresh and its panels load again
+    assert _embedded(owner_client.get(overview).content.decode()) == len(PANELS)
+
+
+def test_overview_page_is_not_kept_across_sessions_or_languages(client, seller):
+    user = member(seller, Role.OWNER)
+    client.force_login(user)
+    overview = url("analytics_overview", seller) + "?" + RANGE
+    client.get(overview)
+    for name in PANELS:
+        panel(client, seller, name, **HX)
+    english = client.get(overview).content.decode()
+    assert 'lang="en"' in english
+
+    user.language = "zh-hans"
+    user.save(update_fields=["language"])
+    chinese = client.get(overview).content.decode()
+    assert 'lang="zh-hans"' in chinese
+
+    other = type(client)()
+    other.force_login(user)
+    other.get(overview)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', other.get(overview).content.decode()).group(1)
+    assert token != re.search(r'"X-CSRFToken": "([^"]+)"', chinese).group(1)  # its own CSRF token
+
+
+@pytest.mark.django_db
+def test_prerender_after_refresh_embeds_every_panel_on_the_first_visit(
+    owner_client, seller, settings, django_capture_on_commit_callbacks
+):
+    settings.DASHBOARD_PRERENDER = True
+    with django_capture_on_commit_callbacks(execute=True):
+        with organization_scope(seller):
+            rollups.rollups_mark_dirty(organization=seller, start=D1, end=D1)
+        refresh_rollups(organization_id=seller.pk)
+    html = owner_client.get(url("analytics_overview", seller)).content.decode()
+    assert _embedded(html) == 0
+    assert 'id="panel-kpis"' in html
 
 
 def _seed_rows(org, count, offset=0):

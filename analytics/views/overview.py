@@ -1,9 +1,8 @@
-"""Overview (KPI cards, trend, channel mix, marketplaces, top movers), Channels and Marketplaces pages.
+"""Overview, Channels and Marketplaces pages, and the dashboard exports.
 
-The overview page is a frame with placeholders; each panel loads from its own URL (``hx-get`` on load, and a
-real link that opens the panel as a page). Rendered panels are cached per organization, view, language and
-rollup version (``RollupFill.version`` changes with every refresh) and the newest FX rate, so a refresh or a
-newly loaded rate shows at once while repeated views cost one cache read.
+The overview page is a frame with placeholders; each panel (``analytics.panels``) loads from its own URL
+(``hx-get`` on load, and a real link that opens the panel as a page), or is embedded when it was rendered since
+the last refresh.
 """
 
 from __future__ import annotations
@@ -11,492 +10,106 @@ from __future__ import annotations
 import hashlib
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
+from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
-from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path
 from django.utils import translation
-from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from accounts.permissions import Perm, has_perm, require
+from accounts.permissions import Perm, require
 from accounts.rendering import is_partial
-from analytics import charts, frames
+from analytics import charts, frames, marks
 from analytics.export import FORMATS, export_response
-from analytics.metrics import METRICS, format_metric
-from analytics.models import FxRate, RollupFill
+from analytics.metrics import METRICS
+from analytics.panels import (
+    PANELS,
+    base_context,
+    cached_panels,
+    export_links,
+    fx_context,
+    marketplaces_context,
+    mix_context,
+    render_panel,
+    table_headers,
+    table_lines,
+    trend_context,
+    view_url,
+)
 from analytics.query import DashboardQuery
 from analytics.selectors import performance as perf
 from analytics.views.common import dashboard_query, render_dashboard
 
-PANELS = {
-    "kpis": gettext_lazy("Key figures"),
-    "trend": gettext_lazy("Spend and sales by day"),
-    "mix": gettext_lazy("Channel mix"),
-    "marketplaces": gettext_lazy("Marketplaces"),
-    "movers": gettext_lazy("Top movers"),
-}
-DEFINITIONS = {
-    "spend": gettext_lazy("What the ad platforms charged"),
-    "ad_sales": gettext_lazy("Sales the ad platforms attribute to ads"),
-    "total_sales": gettext_lazy("All store sales, with or without ads"),
-    "roas": gettext_lazy("ROAS = ad sales / ad spend"),
-    "acos": gettext_lazy("ACoS = ad spend / ad sales"),
-    "tacos": gettext_lazy("TACoS = ad spend / total sales"),
-    "cpc": gettext_lazy("CPC = ad spend / clicks"),
-    "ctr": gettext_lazy("CTR = clicks / impressions"),
-    "cvr": gettext_lazy("CVR = ad orders / clicks"),
-    "orders": gettext_lazy("Store orders"),
-    "impressions": gettext_lazy("Ad impressions"),
-    "clicks": gettext_lazy("Ad clicks"),
-    "ad_orders": gettext_lazy("Orders the ad platforms attribute to ads"),
-    "profit": gettext_lazy("Total sales - refunds - tax - cost of goods - fees - ad spend"),
-}
-# Where the rows behind each KPI are: ad figures by channel, store figures by marketplace.
-KPI_ROWS = dict.fromkeys(perf.KPI_METRICS, "analytics_channels")
-KPI_ROWS.update(total_sales="analytics_marketplaces", orders="analytics_marketplaces", tacos="analytics_marketplaces")
-KPI_ROWS["profit"] = "analytics_profit"
-CACHE_SECONDS = 24 * 3600
-MARKETPLACE_PANEL = ("spend", "total_sales", "tacos", "roas")  # the overview's compact marketplace table
-DAY_FORMATS = {"zh-hans": "%-m月%-d日"}  # chart axis days (d3 time format); English: "14 Nov"
-
-
-# --- helpers shared by the pages ----------------------------------------------------------------------------
-
-
-def _url(name: str, org_slug: str, query: DashboardQuery | None = None, fragment: str = "", **kwargs) -> str | None:
-    """The URL of a page with the same view (``query``), or None when that page does not exist (yet)."""
-    changes = {k: v for k, v in kwargs.items() if k in {"channels", "marketplaces", "campaigns", "products"}}
-    url_kwargs = {k: v for k, v in kwargs.items() if k not in changes}
-    try:
-        url = reverse(name, kwargs={"org_slug": org_slug, **url_kwargs})
-    except NoReverseMatch:
-        return None
-    if query is not None:
-        url += "?" + query.querystring(**changes)
-    return url + (f"#{fragment}" if fragment else "")
-
-
-def _period(start, end) -> str:
-    return f"{date_format(start)} – {date_format(end)}"
-
-
-def _change(metric, value) -> dict:
-    """A relative change as text and as good/bad, given which way is good for the metric."""
-    if value is None:
-        return {"text": "-", "tone": "flat"}
-    rounded = (Decimal(value) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    if rounded == 0:
-        return {"text": "0.0%", "tone": "flat"}
-    up = rounded > 0
-    good = up if metric.better == "up" else not up
-    return {"text": f"{'+' if up else '−'}{abs(rounded)}%", "tone": "good" if good else "bad", "up": up}
-
-
-def _money_title(view: perf.View, part: perf.Slice) -> str:
-    return perf.rate_note(view, part)
-
-
-def _cell(view, metric_key: str, totals, currency: str, part: perf.Slice | None, *, unit=False) -> dict:
-    metric = METRICS[metric_key]
-    value = metric.of(totals)
-    text = format_metric(value, metric.kind)
-    title = str(DEFINITIONS.get(metric_key, metric.label))
-    if metric.kind == "money" and part is not None:
-        title = _money_title(view, part)
-    shown_unit = currency if unit and metric.kind == "money" and value is not None else ""
-    return {"text": text, "unit": shown_unit, "title": title, "value": value, "kind": metric.kind}
-
-
-def _lines(view: perf.View, row: perf.Row, keys, *, change_key: str, href: str | None = None, depth: int = 0):
-    """The table lines of one row: one per currency shown (home: one), plus, in home-currency mode, one per
-    currency whose amounts had no FX rate (kept apart, flagged, left out of the converted figures)."""
-    lines = []
-    if view.converted:
-        currencies = view.currencies
-    else:
-        seen = set(row.current.currencies) | set(row.previous.currencies if row.previous else ())
-        currencies = sorted(seen) or view.currencies[:1]
-    for index, currency in enumerate(currencies):
-        now = row.current.total(currency)
-        lines.append(
-            {
-                "key": row.key,
-                "label": row.label if index == 0 else "",
-                "currency": currency,
-                "href": href,
-                "depth": depth,
-                "cells": [_cell(view, key, now, currency, row.current) for key in keys],
-                "change": _change(METRICS[change_key], row.change(change_key, currency)),
-                "provisional_from": row.provisional_from,
-                "missing": False,
-            }
-        )
-    if view.converted:
-        notes = "; ".join(perf.missing_notes(row.current))
-        for currency, totals in row.current.unconverted.items():
-            lines.append(
-                {
-                    "key": row.key,
-                    "label": "",
-                    "currency": currency,
-                    "href": None,
-                    "depth": depth,
-                    "cells": [{**_cell(view, key, totals, currency, None), "title": notes} for key in keys],
-                    "change": {"text": "-", "tone": "flat"},
-                    "provisional_from": row.provisional_from,
-                    "missing": True,
-                    "note": notes,
-                }
-            )
-    return lines
-
-
-def _headers(view: perf.View, keys, *, units=True) -> list[dict]:
-    """Column headers; money columns name the home currency unless ``units`` is False (compact panels, whose
-    heading names it)."""
-    headers = []
-    for key in keys:
-        metric = METRICS[key]
-        label = str(metric.label)
-        if units and view.converted and metric.kind == "money":
-            label = f"{label} ({view.home})"
-        headers.append({"key": key, "label": label, "title": str(DEFINITIONS.get(key, "")), "kind": metric.kind})
-    return headers
-
-
-def _provisional_legend(view: perf.View) -> list[dict]:
-    """Which sources are still inside their restatement window in this view, and from which day."""
-    return [
-        {"label": perf.source_label(key), "since": day}
-        for key, day in sorted(view.provisional.items(), key=lambda item: (item[1], item[0]))
-        if day <= view.query.end
-    ]
-
-
-def _fx_context(view: perf.View, parts) -> dict:
-    missing = perf.Slice()
-    for part in parts:
-        missing.missing |= part.missing
-    return {"missing_notes": perf.missing_notes(missing)}
-
-
-def _can_export(request) -> bool:
-    membership = getattr(request, "membership", None)
-    return membership is not None and has_perm(membership.role, Perm.EXPORT)
-
-
-def _export_links(request, page: str, query: DashboardQuery) -> list[dict] | None:
-    if not _can_export(request):
-        return None
-    base = reverse("analytics_export", kwargs={"org_slug": request.organization.slug, "page": page})
-    return [{"fmt": fmt.upper(), "url": f"{base}?{query.querystring(format=fmt)}"} for fmt in FORMATS]
-
-
-def _base_context(request, query: DashboardQuery, view: perf.View) -> dict:
-    return {
-        "query": query,
-        "view": view,
-        "org_slug": request.organization.slug,
-        "currency_label": view.home if view.converted else _("original currencies"),
-        "provisional_legend": _provisional_legend(view),
-        "daily_rows_url": _url(
-            "analytics_overview_panel", request.organization.slug, query, fragment="daily", panel="trend"
-        ),
-    }
-
-
-# --- panels --------------------------------------------------------------------------------------------------
-
-
-def _kpis_context(request, query: DashboardQuery) -> dict:
-    kpis = perf.overview_kpis(organization=request.organization, query=query)
-    view, slug = kpis.view, request.organization.slug
-    comparison = query.comparison
-    cards = []
-    for key in perf.KPI_METRICS:
-        metric = METRICS[key]
-        lines = []
-        for currency in view.currencies:
-            value = _cell(view, key, kpis.current.total(currency), currency, kpis.current, unit=True)
-            if key == "profit":
-                amount = kpis.value(key, currency)
-                value.update(
-                    text=format_metric(amount, metric.kind),
-                    value=amount,
-                    unit=currency if amount is not None else "",
-                    title=str(DEFINITIONS["profit"]),
-                )
-            previous_text = (
-                _("%(period)s: %(value)s")
-                % {
-                    "period": _period(*comparison),
-                    "value": format_metric(kpis.value(key, currency, previous=True), metric.kind, currency),
-                }
-                if comparison
-                else ""
-            )
-            lines.append(
-                {
-                    **value,
-                    "currency": currency,
-                    "change": _change(metric, kpis.changes[currency][key]),
-                    "previous": previous_text,
-                }
-            )
-        unconverted = []
-        if view.converted and metric.kind == "money" and key != "cpc":
-            for currency, totals in kpis.current.unconverted.items():
-                amount = metric.of(totals)
-                if amount:
-                    unconverted.append(format_metric(amount, "money", currency))
-        cards.append(
-            {
-                "key": key,
-                "label": metric.label,
-                "definition": DEFINITIONS.get(key, ""),
-                "lines": lines,
-                "unconverted": unconverted,
-                "href": _url(KPI_ROWS[key], slug, query) or _url("analytics_marketplaces", slug, query),
-                "needs_costs": key == "profit" and kpis.value(key, view.currencies[0]) is None,
-            }
-        )
-    return {
-        **_base_context(request, query, view),
-        **_fx_context(view, [kpis.current]),
-        "cards": cards,
-        "several_rates": len({day for day, _currency in kpis.current.rated}) > 1,
-        "provisional_from": view.provisional_from,
-        "comparison": comparison,
-        "exports": _export_links(request, "overview", query),
-    }
-
-
-def _trend_context(request, query: DashboardQuery) -> dict:
-    data = perf.trend(organization=request.organization, query=query)
-    view = data.view
-    names = {key: str(METRICS[key].label) for key in frames.TREND_METRICS}
-    figures = []
-    for currency in view.currencies if view.converted else _trend_currencies(data):
-        frame = frames.trend_frame(data, currency)
-        figures.append(
-            {
-                "id": f"chart-trend-{currency}",
-                "currency": currency,
-                "figure": charts.trend_figure(
-                    frame,
-                    currency=currency,
-                    names=names,
-                    previous_suffix=_("previous period") if query.compare == "previous" else _("last year"),
-                    provisional_label=_("Provisional"),
-                    no_rate_label=_("No FX rate: not converted"),
-                    day_format=DAY_FORMATS.get(translation.get_language() or "", "%-d %b"),
-                ),
-            }
-        )
-    keys = ("spend", "ad_sales", "total_sales", "acos", "tacos")
-    lines = []
-    for day in reversed(data.days):
-        row = perf.Row(key=(day.day,), label=date_format(day.day), current=day.current, previous=day.previous)
-        row.provisional_from = day.day if day.provisional else None
-        lines += _lines(view, row, keys, change_key="total_sales")
-    return {
-        **_base_context(request, query, view),
-        **_fx_context(view, [day.current for day in data.days]),
-        "figures": figures,
-        "headers": _headers(view, keys),
-        "lines": lines,
-        "open_rows": not is_partial(request),
-        "exports": _export_links(request, "trend", query),
-    }
-
-
-def _trend_currencies(data: perf.Trend) -> list[str]:
-    seen = {currency for day in data.days for currency in day.current.currencies}
-    return sorted(seen) or data.view.currencies[:1]
-
-
-def _mix_context(request, query: DashboardQuery) -> dict:
-    table = perf.channel_mix(organization=request.organization, query=query)
-    view, slug = table.view, request.organization.slug
-    keys = ("spend", "ad_sales", "roas", "acos")
-    lines = []
-    for row in table.rows:
-        href = _url("analytics_channels", slug, query, channels=[row.key[0]])
-        lines += _lines(view, row, keys, change_key="spend", href=href)
-    figures = [
-        {
-            "id": f"chart-mix-{currency}",
-            "currency": currency,
-            "figure": charts.share_figure(
-                frames.table_frame(table, currency, ("spend",)), key="spend", currency=currency
-            ),
-        }
-        for currency in view.currencies
-    ]
-    return {
-        **_base_context(request, query, view),
-        **_fx_context(view, [row.current for row in table.rows]),
-        "figures": figures,
-        "headers": _headers(view, keys, units=False),
-        "lines": lines,
-        "total_lines": _lines(view, table.total, keys, change_key="spend") if table.rows else [],
-        "exports": _export_links(request, "mix", query),
-    }
-
-
-def _marketplaces_context(request, query: DashboardQuery, keys=MARKETPLACE_PANEL, units=False) -> dict:
-    table = perf.marketplaces(organization=request.organization, query=query)
-    view, slug = table.view, request.organization.slug
-    lines = []
-    for row in table.rows:
-        href = _url("analytics_overview", slug, query, marketplaces=[row.key[0]]) if row.key[0] else None
-        lines += _lines(view, row, keys, change_key="total_sales", href=href)
-    names = {key: str(METRICS[key].label) for key in ("spend", "total_sales", "tacos")}
-    figures = [
-        {
-            "id": f"chart-marketplaces-{currency}",
-            "currency": currency,
-            "figure": charts.marketplace_figure(
-                frames.table_frame(table, currency, ("spend", "total_sales", "tacos")), currency=currency, names=names
-            ),
-        }
-        for currency in view.currencies
-    ]
-    return {
-        **_base_context(request, query, view),
-        **_fx_context(view, [row.current for row in table.rows]),
-        "figures": figures,
-        "headers": _headers(view, keys, units=units),
-        "lines": lines,
-        "total_lines": _lines(view, table.total, keys, change_key="total_sales") if table.rows else [],
-        "exports": _export_links(request, "marketplaces", query),
-        "page_url": _url("analytics_marketplaces", slug, query),
-    }
-
-
-def _campaign_url(slug: str, query: DashboardQuery, channel: str, account_id: str, campaign_id: str) -> str:
-    """The rows behind a campaign: its drill-down page, else the campaign table or overview filtered to it."""
-    try:
-        url = reverse(
-            "analytics_campaign_detail", kwargs={"org_slug": slug, "channel": channel, "campaign_id": campaign_id}
-        )
-    except NoReverseMatch:
-        return _url("analytics_campaigns", slug, query, campaigns=[campaign_id]) or _url(
-            "analytics_overview", slug, query, campaigns=[campaign_id]
-        )
-    return f"{url}?{query.querystring(account=account_id)}"
-
-
-def _movers_context(request, query: DashboardQuery) -> dict:
-    view, movers = perf.top_movers(organization=request.organization, query=query)
-    slug = request.organization.slug
-    rows = []
-    for mover in movers:
-        metric = METRICS[mover.metric]
-        row = mover.row
-        href = _campaign_url(slug, query, *row.key)
-        before, now = row.previous.value(mover.metric, mover.currency), row.current.value(mover.metric, mover.currency)
-        rows.append(
-            {
-                "label": row.label,
-                "channel": perf.source_label(row.key[0]),
-                "metric": metric.label,
-                "currency": mover.currency,
-                "previous": format_metric(before, "money"),
-                "current": format_metric(now, "money"),
-                "delta": format_metric(abs(mover.delta), "money"),
-                "up": mover.delta > 0,
-                "change": _change(metric, row.change(mover.metric, mover.currency)),
-                "title": _money_title(view, row.current),
-                "href": href,
-                "provisional_from": row.provisional_from,
-            }
-        )
-    return {
-        **_base_context(request, query, view),
-        "rows": rows,
-        "exports": _export_links(request, "movers", query),
-    }
-
-
-PANEL_CONTEXT = {
-    "kpis": _kpis_context,
-    "trend": _trend_context,
-    "mix": _mix_context,
-    "marketplaces": _marketplaces_context,
-    "movers": _movers_context,
-}
-
-
-def _cache_marks(request) -> tuple[int, int]:
-    """What invalidates every cached panel of an organization: its rollups' version (bumped by each refresh)
-    and the newest FX rate."""
-    organization = request.organization
-    version = RollupFill.objects.filter(organization=organization).values_list("version", flat=True).first() or 0
-    fx_mark = FxRate.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    return version, fx_mark
-
-
-def _cache_key(request, query: DashboardQuery, panel: str, *, marks=None, partial: bool | None = None) -> str:
-    organization = request.organization
-    version, fx_mark = marks or _cache_marks(request)
-    partial = is_partial(request) if partial is None else partial
-    view = "|".join(
-        [
-            query.cache_key(),
-            query.start.isoformat(),
-            query.end.isoformat(),
-            translation.get_language() or "",
-            "x" if _can_export(request) else "",
-            "partial" if partial else "page",
-        ]
-    )
-    digest = hashlib.sha256(view.encode()).hexdigest()[:24]
-    return f"analytics:panel:{organization.pk}:{version}:{fx_mark}:{panel}:{digest}"
-
-
-def render_panel(request, query: DashboardQuery, panel: str) -> str:
-    key = _cache_key(request, query, panel)
-    html = cache.get(key)
-    if html is None:
-        html = render_to_string(f"analytics/_{panel}.html", PANEL_CONTEXT[panel](request, query), request=request)
-        cache.set(key, html, CACHE_SECONDS)
-    return html
-
-
-def cached_panels(request, query: DashboardQuery) -> dict[str, str]:
-    """The panels of this view already rendered since the last refresh, by name: the page embeds them
-    instead of asking for each again (one request instead of six for every visitor after the first)."""
-    marks = _cache_marks(request)
-    keys = {name: _cache_key(request, query, name, marks=marks, partial=True) for name in PANELS}
-    found = cache.get_many(list(keys.values()))
-    return {name: found[key] for name, key in keys.items() if key in found}
+PAGE_SECONDS = 300
 
 
 # --- pages -------------------------------------------------------------------------------------------------
 
 
+def _page_key(request, query: DashboardQuery, data_marks) -> str | None:
+    """The cache key of this visitor's whole overview page, or None when it must be rendered afresh.
+
+    Keyed on the session and its CSRF cookie (the page carries the CSRF token), the membership and role, what
+    the page shell shows of the user and organization, the view, the language and the data marks; a request
+    with messages waiting is rendered, so they are shown (and consumed) once."""
+    session_key = request.session.session_key
+    csrf_cookie = request.COOKIES.get(settings.CSRF_COOKIE_NAME)
+    if not session_key or not csrf_cookie or len(messages.get_messages(request)):
+        return None
+    user, organization, membership = request.user, request.organization, request.membership
+    parts = [
+        session_key,
+        csrf_cookie,
+        str(membership.pk),
+        membership.role,
+        str(user.pk),
+        user.email,
+        user.get_short_name(),
+        str(user.is_staff),
+        organization.name,
+        organization.home_currency,
+        request.get_full_path(),
+        query.start.isoformat(),
+        query.end.isoformat(),
+        translation.get_language() or "",
+        "partial" if is_partial(request) else "page",
+    ]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    version, fx_mark = data_marks
+    return f"analytics:page:overview:{organization.pk}:{version}:{fx_mark}:{digest}"
+
+
 @require_GET
 @require(Perm.VIEW)
 def overview(request, org_slug):
+    """The overview frame with its panels: embedded when rendered since the last refresh, else loading lazily.
+    A complete page is kept for the visitor until the data, the view or the shell changes (a few minutes at
+    most for what the shell lists of other organizations)."""
     query = dashboard_query(request)
-    ready = cached_panels(request, query)
+    data_marks = marks.data_marks(organization_id=request.organization.pk)
+    key = _page_key(request, query, data_marks)
+    if key is not None and (html := cache.get(key)) is not None:
+        return HttpResponse(html)
+    ready = cached_panels(request, query, data_marks=data_marks)
     panels = [
         {
             "name": name,
             "title": title,
-            "url": _url("analytics_overview_panel", org_slug, query, panel=name),
+            "url": view_url("analytics_overview_panel", org_slug, query, panel=name),
             "html": mark_safe(ready[name]) if name in ready else None,  # noqa: S308 - our own rendered panel
         }
         for name, title in PANELS.items()
     ]
-    return render_dashboard(
+    response = render_dashboard(
         request, "analytics/overview.html", {"panels": panels}, query=query, partial="overview-panels"
     )
+    if key is not None and len(ready) == len(PANELS):
+        response.add_post_render_callback(lambda rendered: cache.set(key, rendered.content, PAGE_SECONDS))
+    return response
 
 
 @require_GET
@@ -528,12 +141,12 @@ def channels_page(request, org_slug):
     lines, slug = [], request.organization.slug
     for row in table.rows:
         # the rows behind a channel: its campaigns (or, before that page exists, the overview of that channel)
-        href = _url("analytics_campaigns", slug, query, channels=[row.key[0]]) or _url(
+        href = view_url("analytics_campaigns", slug, query, channels=[row.key[0]]) or view_url(
             "analytics_overview", slug, query, channels=[row.key[0]]
         )
-        lines += _lines(view, row, perf.AD_TABLE_METRICS, change_key="spend", href=href)
+        lines += table_lines(view, row, perf.AD_TABLE_METRICS, change_key="spend", href=href)
         for child in row.children:
-            lines += _lines(view, child, perf.AD_TABLE_METRICS, change_key="spend", depth=1)
+            lines += table_lines(view, child, perf.AD_TABLE_METRICS, change_key="spend", depth=1)
     metric = METRICS[metric_key]
     figures = [
         {
@@ -559,15 +172,15 @@ def channels_page(request, org_slug):
         for key in ("spend", "ad_sales", "roas", "acos", "cpc", "ctr", "cvr", "clicks")
     ]
     context = {
-        **_base_context(request, query, view),
-        **_fx_context(view, [row.current for row in table.rows]),
+        **base_context(request, query, view),
+        **fx_context(view, [row.current for row in table.rows]),
         "figures": figures,
-        "headers": _headers(view, perf.AD_TABLE_METRICS),
+        "headers": table_headers(view, perf.AD_TABLE_METRICS),
         "lines": lines,
-        "total_lines": _lines(view, table.total, perf.AD_TABLE_METRICS, change_key="spend") if table.rows else [],
+        "total_lines": table_lines(view, table.total, perf.AD_TABLE_METRICS, change_key="spend") if table.rows else [],
         "chart_metrics": chart_metrics,
         "metric": metric,
-        "exports": _export_links(request, "channels", query),
+        "exports": export_links(request, "channels", query),
     }
     return render_dashboard(request, "analytics/channels.html", context, query=query, partial="channels-content")
 
@@ -576,7 +189,7 @@ def channels_page(request, org_slug):
 @require(Perm.VIEW)
 def marketplaces_page(request, org_slug):
     query = dashboard_query(request)
-    context = _marketplaces_context(request, query, keys=perf.MARKETPLACE_METRICS, units=True)
+    context = marketplaces_context(request, query, keys=perf.MARKETPLACE_METRICS, units=True)
     return render_dashboard(
         request, "analytics/marketplaces.html", context, query=query, partial="marketplaces-content"
     )
@@ -660,7 +273,7 @@ def _export_overview(request, query):
 
 
 def _export_trend(request, query):
-    context = _trend_context(request, query)
+    context = trend_context(request, query)
     keys = ("spend", "ad_sales", "total_sales", "acos", "tacos")
     columns, rows = _line_rows(
         list(reversed(context["lines"])), keys, ("day", _("Day")), label=lambda line: line["key"][0]
@@ -681,11 +294,11 @@ def _export_channels(request, query):
     table = perf.channels(organization=request.organization, query=query)
     lines = []
     for row in table.rows:
-        lines += _lines(table.view, row, perf.AD_TABLE_METRICS, change_key="spend")
+        lines += table_lines(table.view, row, perf.AD_TABLE_METRICS, change_key="spend")
         for child in row.children:
-            lines += _lines(table.view, child, perf.AD_TABLE_METRICS, change_key="spend", depth=1)
+            lines += table_lines(table.view, child, perf.AD_TABLE_METRICS, change_key="spend", depth=1)
     if table.rows:
-        lines += _lines(table.view, table.total, perf.AD_TABLE_METRICS, change_key="spend")
+        lines += table_lines(table.view, table.total, perf.AD_TABLE_METRICS, change_key="spend")
     columns, rows = _line_rows(lines, perf.AD_TABLE_METRICS, ("name", _("Channel")))
     return _("Channels"), columns, rows
 
@@ -721,10 +334,10 @@ def _export_movers(request, query):
 EXPORTS = {
     "overview": _export_overview,
     "trend": _export_trend,
-    "mix": _export_table(_mix_context, ("spend", "ad_sales", "roas", "acos"), gettext_lazy("Channel mix")),
+    "mix": _export_table(mix_context, ("spend", "ad_sales", "roas", "acos"), gettext_lazy("Channel mix")),
     "channels": _export_channels,
     "marketplaces": _export_table(
-        lambda request, query: _marketplaces_context(request, query, keys=perf.MARKETPLACE_METRICS),
+        lambda request, query: marketplaces_context(request, query, keys=perf.MARKETPLACE_METRICS),
         perf.MARKETPLACE_METRICS,
         gettext_lazy("Marketplaces"),
     ),

@@ -112,7 +112,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.caching.CachedUserBackend",  # ModelBackend, with the per-request user read from the cache
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -158,6 +158,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}")}
 # Sessions read from the cache (Redis in production), written through to the database: no query per request.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# After each rollup refresh, render the default dashboard view into the cache for the next visitor.
+DASHBOARD_PRERENDER = env.bool("DASHBOARD_PRERENDER", default=True)
 
 # --- i18n ----------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -18,6 +18,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 CELERY_TASK_ALWAYS_EAGER = True
+DASHBOARD_PRERENDER = False  # every eager sync would render dashboards; the tests that need it turn it on
 CELERY_TASK_EAGER_PROPAGATES = True
 # Rate-limit buckets in the test database, so each test starts with full buckets (Redis keys would outlive it).
 RATE_LIMIT_REDIS_URL = ""
