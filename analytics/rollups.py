@@ -96,16 +96,31 @@ WHERE grain_rank = best
 GROUP BY date, channel, account_id, campaign_id, publisher, marketplace
 """
 
+# Ads name a product by SKU where the platform gives one, else by ASIN; store sales by SKU. An ASIN the store's
+# order lines tie to a SKU is rolled up under that SKU (its latest line's), so Products joins the two.
 PRODUCT_AD_ROLLUP_SQL = f"""
+WITH asin_sku AS (
+    SELECT DISTINCT ON (l.asin) l.asin, l.sku
+    FROM {_LINES} AS l
+    WHERE l.organization_id = %(org)s AND l.asin <> '' AND l.sku <> '' AND l.asin <> l.sku
+      AND l.asin IN (
+          SELECT DISTINCT product_id FROM {_FACTS}
+          WHERE organization_id = %(org)s AND date BETWEEN %(start)s AND %(end)s AND grain = 'product'
+      )
+    ORDER BY l.asin, l.id DESC
+)
 INSERT INTO {ProductAdRollupDaily._meta.db_table} (
     organization_id, created_at, updated_at, date, channel, marketplace, account_id, product_id, currency,
     impressions, clicks, cost, orders, units, sales
 )
-SELECT %(org)s, now(), now(), date, channel, {market_sql("marketplace")}, account_id, product_id, max(currency),
-       sum(impressions), sum(clicks), sum(cost), sum(orders), sum(units), sum(sales)
-FROM {_FACTS}
-WHERE organization_id = %(org)s AND date BETWEEN %(start)s AND %(end)s AND grain = 'product' AND product_id <> ''
-GROUP BY date, channel, account_id, {market_sql("marketplace")}, product_id
+SELECT %(org)s, now(), now(), f.date, f.channel, {market_sql("f.marketplace")}, f.account_id,
+       COALESCE(m.sku, f.product_id), max(f.currency),
+       sum(f.impressions), sum(f.clicks), sum(f.cost), sum(f.orders), sum(f.units), sum(f.sales)
+FROM {_FACTS} AS f
+LEFT JOIN asin_sku AS m ON m.asin = f.product_id
+WHERE f.organization_id = %(org)s AND f.date BETWEEN %(start)s AND %(end)s AND f.grain = 'product'
+  AND f.product_id <> ''
+GROUP BY f.date, f.channel, f.account_id, {market_sql("f.marketplace")}, COALESCE(m.sku, f.product_id)
 """
 
 # Refunds come from the orders of the day they were placed; a day with refunds but no sales row still appears.

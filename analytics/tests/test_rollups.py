@@ -223,6 +223,24 @@ def test_product_sales_rollup_counts_orders_once_and_falls_back_to_the_asin(org)
     ]
 
 
+def test_product_ad_rows_named_by_asin_join_store_sales_under_the_sku(org):
+    order(org, "o1", D1, lines=[("SKU-2", "B0SKU2", 1, "12.00", "Shade")])
+    other = OrganizationFactory()
+    order(other, "x1", D1, lines=[("THEIRS", "B0ONLY", 1, "5.00", "Other shop")])
+    base = {"organization": org, "grain": "product", "campaign_id": "C1"}
+    AdFactFactory(**base, product_id="B0SKU2", cost=Decimal("3.00"))  # a vendor-style row: ASIN only
+    AdFactFactory(**base, product_id="SKU-2", cost=Decimal("1.00"), ad_group_id="G2")
+    AdFactFactory(**base, product_id="B0ONLY", cost=Decimal("2.00"), ad_group_id="G3")  # another shop's ASIN
+
+    refresh(org)
+
+    rows = ProductAdRollupDaily.unscoped_objects.filter(organization=org).order_by("product_id")
+    assert list(rows.values_list("product_id", "cost")) == [
+        ("B0ONLY", Decimal("2.0000")),  # no line of this organization names it: kept as it is
+        ("SKU-2", Decimal("4.0000")),
+    ]
+
+
 def test_refresh_replaces_the_rows_of_its_days_and_only_of_its_organization(org):
     other = OrganizationFactory()
     AdRollupFactory(organization=org, campaign_id="GONE")  # facts deleted since: the refresh drops it
