@@ -247,6 +247,11 @@ LOGGING = {
 }
 DJSTRIPE_SUBSCRIBER_MODEL_REQUEST_CALLBACK = "accounts.scoping.request_organization"
 
+# --- ad copy: an optional OpenAI-compatible provider (all three set), else the built-in templates ---------
+COPY_LLM_BASE_URL = env("COPY_LLM_BASE_URL", default="")
+COPY_LLM_API_KEY = env("COPY_LLM_API_KEY", default="")
+COPY_LLM_MODEL = env("COPY_LLM_MODEL", default="")
+
 # --- platforms -----------------------------------------------------------------------------------
 # Each platform's app credentials and endpoints. When FAKE_PLATFORMS_URL is set (development and the demo),
 # every endpoint not set explicitly points at the local fake servers (``python -m connectors.fakes``).
