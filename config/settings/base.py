@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "djstripe",
     "accounts",
     "connectors",
+    "simple_history",
     "campaigns",
     "analytics",
     "compliance",
