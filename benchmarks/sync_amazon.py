@@ -5,7 +5,8 @@
 The fake Amazon Ads server runs in this process (``serve_wsgi``), sized by the demo dataset's parameters.
 A throwaway organization is connected through the real consent, code exchange and profile discovery; the
 sync is requested with ``connectors.services.sync_run_request`` and runs through the Celery task (eager
-here), i.e. entity lists, twelve v3 reports requested, polled, streamed, parsed, mapped and COPY-upserted.
+here), i.e. entity lists, thirteen v3 reports (twelve daily, one summary for reconciliation) requested,
+polled, streamed, parsed, mapped and COPY-upserted.
 Everything it wrote is deleted afterwards. The rate limiter is raised (``--rate``) so the figure measures
 our pipeline, not Amazon's 2 requests per second; report polling waits 10 ms.
 

@@ -4,10 +4,18 @@ Backends keep what the platform itself reported for a run's window in ``SyncRun.
 ``SyncContext.record_platform_totals``); the shapes differ by platform:
 
 - ad totals (Google ``customer``, Meta ``account``, TikTok ``advertiser``, eBay ``account_performance_report``,
-  Shopee ``ads``): ``start``, ``end``, ``currency``, ``impressions``, ``clicks``, ``cost``, ``sales`` and
-  ``orders`` (Google: ``conversions``, fractional), often ``attribution_window``; eBay adds ``day_time_zone``;
+  Shopee and Amazon Ads ``ads``): ``start``, ``end``, ``currency``, ``impressions``, ``clicks``, ``cost``,
+  ``sales`` and ``orders`` (Google: ``conversions``, fractional), often ``attribution_window``; eBay adds
+  ``day_time_zone``, Amazon Ads ``time_zone`` (its profile's: the report days' boundary). Amazon Ads' are the
+  sums of a Sponsored Products campaigns report with ``timeUnit: SUMMARY`` at the daily facts' window;
 - order counts (Shopee and TikTok Shop ``orders``): ``start``, ``end``, ``orders``, counted by the time an
-  order was last updated (TikTok says so in ``time_field``; Shopee keeps ``time_zone`` and ``by_status``).
+  order was last updated (TikTok says so in ``time_field``; Shopee keeps ``time_zone`` and ``by_status``);
+- orders counted by the time they were placed (``time_field`` ``PurchaseDate`` or ``created_at``), under
+  ``orders`` with ``start``, ``end``, ``orders`` and ``time_zone`` (the days' boundary):
+  Amazon Seller Central's are getOrderMetrics' (``time_field`` ``PurchaseDate``) and add ``units``, ``sales``
+  (ordered product sales, a decimal string), ``currency`` and ``marketplace``; Shopify's are ``ordersCount``
+  over ``created_at`` and add ``precision`` (``EXACT`` or ``AT_LEAST``) and whether cancelled and test orders
+  are in the count (``cancelled_included``, ``test_included``).
 
 Ours are the facts of that connection over the same days (``analytics.selectors.freshness``), summed the way
 the dashboards sum them. Two queries for the whole panel, whatever the number of runs shown.
@@ -21,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Organization
 from analytics.selectors import freshness
@@ -47,6 +55,10 @@ AD_LINES = (
     ("sales", "sales", gettext_lazy("Ad sales"), True),
 )
 MONEY_KEYS = {"cost", "sales"}
+TRAFFIC_KEYS = ("impressions", "clicks", "cost")
+CONVERSION_KEYS = ("orders", "conversions", "sales")
+# ``time_field`` values of order totals counted by when the order was placed (not last updated).
+PLACED_TIME_FIELDS = frozenset({"PurchaseDate", "created_at"})
 
 
 @dataclass
@@ -168,10 +180,19 @@ def connection_reconciliation(
     return checks
 
 
+def _currency_hint(check: Check, currencies: list[str]) -> None:
+    if currencies and currencies != [check.currency]:
+        check.hints.append(
+            _("Currency: the platform totals are in %(theirs)s, our rows are in %(ours)s.")
+            % {"theirs": check.currency, "ours": ", ".join(currencies)}
+        )
+
+
 def _ads_check(run, key, totals, start, end, ours, connection) -> Check:
     currency = str(totals.get("currency") or connection.currency)
     our_currency = ours["currencies"][0] if len(ours["currencies"]) == 1 else currency
     check = Check(run=run, key=key, label=str(TOTALS_LABELS.get(key, key)), start=start, end=end, currency=currency)
+    by_key: dict[str, Line] = {}
     for platform_key, our_key, label, money in AD_LINES:
         if platform_key in totals:
             platform = _number(totals[platform_key])
@@ -181,13 +202,10 @@ def _ads_check(run, key, totals, start, end, ours, connection) -> Check:
             if money:
                 line.currency, line.our_currency = currency, our_currency
             check.lines.append(line)
+            by_key[platform_key] = line
     if check.matches:
         return check
-    if ours["currencies"] and ours["currencies"] != [currency]:
-        check.hints.append(
-            _("Currency: the platform totals are in %(theirs)s, our rows are in %(ours)s.")
-            % {"theirs": currency, "ours": ", ".join(ours["currencies"])}
-        )
+    _currency_hint(check, ours["currencies"])
     zone = totals.get("day_time_zone") or totals.get("time_zone")
     if zone and zone != connection.time_zone:
         check.hints.append(
@@ -206,25 +224,53 @@ def _ads_check(run, key, totals, start, end, ours, connection) -> Check:
             _("Attribution: the platform counts fractional conversions (%(count)s); we keep whole orders per day.")
             % {"count": conversions}
         )
+    traffic = [by_key[k] for k in TRAFFIC_KEYS if k in by_key]
+    traffic_matches = bool(traffic) and all(line.matches for line in traffic)
+    conversions_differ = any(not by_key[k].matches for k in CONVERSION_KEYS if k in by_key)
+    if window and traffic_matches and conversions_differ and not check.hints:
+        check.hints.append(
+            _(
+                "Late conversions: impressions, clicks and spend match and only conversions differ; the "
+                "platform credits an order to the day of the ad click and keeps adding late ones within its "
+                "%(window)s attribution window."
+            )
+            % {"window": window}
+        )
     return check
 
 
 def _orders_check(run, key, totals, start, end, ours, connection) -> Check:
-    check = Check(
-        run=run, key=key, label=str(TOTALS_LABELS.get(key, key)), start=start, end=end, currency=connection.currency
-    )
-    check.lines.append(
-        Line(label=_("Orders"), platform=_number(totals.get("orders", 0)), ours=ours["orders"], money=False)
-    )
+    currency = str(totals.get("currency") or connection.currency)
+    check = Check(run=run, key=key, label=str(TOTALS_LABELS.get(key, key)), start=start, end=end, currency=currency)
+    orders = Line(label=_("Orders"), platform=_number(totals.get("orders", 0)), ours=ours["orders"], money=False)
+    check.lines.append(orders)
+    sales = None
+    if "sales" in totals:
+        our_currency = ours["currencies"][0] if len(ours["currencies"]) == 1 else currency
+        sales = Line(
+            label=_("Sales"),
+            platform=_number(totals["sales"]),
+            ours=ours["total"],
+            money=True,
+            currency=currency,
+            our_currency=our_currency,
+        )
+        check.lines.append(sales)
     if check.matches:
         return check
-    check.hints.append(
-        _(
-            "Time basis: the platform counts orders updated in these days (in %(zone)s), we count orders placed in "
-            "them; an older order that changed is in theirs, not ours."
+    zone = totals.get("time_zone") or connection.time_zone
+    if totals.get("time_field") in PLACED_TIME_FIELDS:
+        if sales is not None:
+            _currency_hint(check, ours["currencies"])
+        _placed_hints(check, totals, orders, sales, zone)
+    else:
+        check.hints.append(
+            _(
+                "Time basis: the platform counts orders updated in these days (in %(zone)s), we count orders placed "
+                "in them; an older order that changed is in theirs, not ours."
+            )
+            % {"zone": zone}
         )
-        % {"zone": totals.get("time_zone") or connection.time_zone}
-    )
     if ours["refunded"]:
         check.hints.append(
             _(
@@ -237,3 +283,63 @@ def _orders_check(run, key, totals, start, end, ours, connection) -> Check:
             }
         )
     return check
+
+
+def _placed_hints(check: Check, totals: dict, orders: Line, sales: Line | None, zone: str) -> None:
+    """Causes for order totals counted by when each order was placed: the same days on both sides, so what
+    differs is which orders each side holds, and what the platform counts in them."""
+    extra = int(orders.difference or 0)
+    if extra > 0:
+        check.hints.append(
+            ngettext(
+                "Time basis: we hold %(count)s more order placed in these days (in %(zone)s) than the platform "
+                "counts now; an order deleted on the platform, or one it no longer counts, stays in ours.",
+                "Time basis: we hold %(count)s more orders placed in these days (in %(zone)s) than the platform "
+                "counts now; an order deleted on the platform, or one it no longer counts, stays in ours.",
+                extra,
+            )
+            % {"count": extra, "zone": zone}
+        )
+    elif extra < 0:
+        check.hints.append(
+            ngettext(
+                "Time basis: the platform counts %(count)s more order placed in these days (in %(zone)s) than we "
+                "hold; an order placed while the sync ran is read by the next sync.",
+                "Time basis: the platform counts %(count)s more orders placed in these days (in %(zone)s) than we "
+                "hold; an order placed while the sync ran is read by the next sync.",
+                -extra,
+            )
+            % {"count": -extra, "zone": zone}
+        )
+    if totals.get("time_field") == "PurchaseDate":
+        check.hints.append(
+            _(
+                "Order status: Amazon's order metrics count pending orders at their price and may leave cancelled "
+                "ones out; we keep every order we read, cancelled ones included, and a pending order has no amount "
+                "until Amazon prices it."
+            )
+        )
+        if sales is not None and not sales.matches:
+            check.hints.append(
+                _(
+                    "Sales basis: Amazon's sales are ordered product sales (item prices); ours are order totals, "
+                    "which can also include shipping, gift wrap and tax."
+                )
+            )
+    cancelled, test = totals.get("cancelled_included"), totals.get("test_included")
+    if cancelled is True and test is True:
+        check.hints.append(
+            _(
+                "Cancelled and test orders are in both counts, so they are not the cause (the platform's own sales "
+                "reports may leave them out)."
+            )
+        )
+    if cancelled is False:
+        check.hints.append(_("Cancelled orders: the platform's count leaves them out; ours keep them."))
+    if test is False:
+        check.hints.append(_("Test orders: the platform's count leaves them out; ours keep them."))
+    if totals.get("precision") not in (None, "EXACT"):
+        check.hints.append(
+            _("Count capped: the platform stopped counting at %(count)s orders; the real number is at least that.")
+            % {"count": orders.platform}
+        )

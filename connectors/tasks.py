@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from accounts.scoping import organization_task
-from connectors import services
+from connectors import push, services
 from connectors.errors import TransientError
 from connectors.imports.tasks import run_file_import  # noqa: F401
 
@@ -53,3 +53,28 @@ def sweep_sync_runs() -> int:
     for organization_id, run_id in ids:
         run_sync.delay(organization_id=organization_id, run_id=run_id)
     return len(ids)
+
+
+@shared_task(name="connectors.tasks.push_proposals", bind=True, max_retries=push.MAX_PUSH_ATTEMPTS, acks_late=True)
+def push_proposals(self, *, organization_id: int):
+    """Push the organization's approved proposals; a busy platform's share is retried later, with backoff."""
+    return _push_proposals(self, organization_id=organization_id)
+
+
+@organization_task
+def _push_proposals(task, *, organization):
+    try:
+        return push.proposals_push(organization=organization)
+    except TransientError as exc:
+        countdown = push.retry_delay(retry_after=exc.retry_after, retries=task.request.retries)
+        raise task.retry(countdown=countdown, exc=exc, kwargs={"organization_id": organization.pk}) from exc
+
+
+@shared_task(name="connectors.tasks.push_proposals_due")
+def push_proposals_due() -> int:
+    """Beat entry: push again for organizations whose approved proposals lost their push (a lost message, a
+    worker that died mid-push, retries given up)."""
+    organization_ids = push.organizations_with_due_pushes()
+    for organization_id in organization_ids:
+        push_proposals.delay(organization_id=organization_id)
+    return len(organization_ids)

@@ -179,3 +179,22 @@ class SyncContext:
             burst=burst,
             **kwargs,
         )
+
+
+# --- pushing approved changes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """A platform's answer for one approved proposal, as a backend's pusher reports it.
+
+    ``platform_id``: what the push created (kept for a rollback); ``previous``: the value or state before the
+    change, read from the platform (what a rollback restores); ``None`` when there is nothing to restore.
+    """
+
+    proposal_id: int
+    ok: bool
+    code: str = ""
+    message: str = ""
+    platform_id: str = ""
+    previous: dict | None = None

@@ -29,6 +29,7 @@ from config.celery_app import app as celery_app
 from config.testing import serve_wsgi
 from connectors import services
 from connectors.backends import get_backend
+from connectors.backends.amazon_ads import backend as backend_module
 from connectors.backends.amazon_ads import mapping
 from connectors.backends.amazon_ads.backend import REPORT_TYPES, date_chunks, piece_key
 from connectors.backends.amazon_ads.client import JSONArrayStream, iter_gzip_json_array
@@ -36,6 +37,7 @@ from connectors.backends.amazon_ads.demo_data import RESTATED_DAYS, Dataset
 from connectors.backends.amazon_ads.fake import CLIENTS, make_app
 from connectors.errors import AuthorizationError, TransientError
 from connectors.models import Connection, ConnectionStatus, RunKind, RunStatus, SyncRun
+from connectors.reconciliation import connection_reconciliation
 from connectors.tasks import run_sync as sync_task
 
 CLIENT_ID, CLIENT_SECRET = next(iter(CLIENTS.items()))
@@ -301,12 +303,12 @@ def test_full_sync_loads_every_report_exactly_and_a_rerun_changes_nothing(
     total_rows = sum(v["rows"] for v in want.values())
     assert (run.status, run.progress, run.message, run.attempts) == (RunStatus.SUCCEEDED, 100, "", 1)
     assert (run.rows_read, run.rows_written) == (total_rows, total_rows)
-    assert run.cursor == {"entities": True, "done": pieces(start, end), "reports": {}}
+    assert run.cursor == {"entities": True, "done": pieces(start, end), "reports": {}, "totals_done": True}
     assert len(pieces(start, end)) == 12  # 91 days: three chunks (31 + 31 + 29 days) x four report types
-    assert reports_created(fake) == 12
-    # 43 rate-limited calls (7 lists, 12 creates, 24 polls) through a bucket of 10 refilled at 2 a second:
+    assert reports_created(fake) == 13  # and one summary of the last chunk, for the platform's own totals
+    # 46 rate-limited calls (7 lists, 13 creates, 26 polls) through a bucket of 10 refilled at 2 a second:
     # most of them had to wait (the waits are recorded, not slept, here).
-    assert sleeper.waits.count(POLL) == 12
+    assert sleeper.waits.count(POLL) == 13
     assert len([w for w in sleeper.waits if w != POLL]) >= 20
     # Entities: the fake's 8 campaigns, 16 ad groups, keywords and targets, negatives, product ads.
     with organization_scope(org):
@@ -376,6 +378,135 @@ def test_entity_lists_are_paged_with_next_token(org, fake, backend, settings, dj
     assert len(keyword_calls) == -(-keywords // 7)
     with organization_scope(org):
         assert Target.objects.filter(match_type__in=["EXACT", "PHRASE", "BROAD"]).count() == keywords
+
+
+# --- the profile's own totals, for reconciliation ------------------------------------------------------------
+
+
+def week(org, backend) -> Connection:
+    """A connection whose first load is a week: one chunk, its four daily reports and the summary."""
+    connection = connect(org, backend)
+    Connection.unscoped_objects.filter(pk=connection.pk).update(backfill_days=6)
+    return connection
+
+
+def summaries(fake) -> list[dict]:
+    return [r["body"] for r in fake.report_requests("spCampaigns") if r["body"]["configuration"]["timeUnit"] != "DAILY"]
+
+
+def test_a_run_records_the_profiles_summary_totals_and_they_reconcile(
+    org, fake, backend, django_capture_on_commit_callbacks
+):
+    connection = week(org, backend)
+
+    run = run_sync(connection, django_capture_on_commit_callbacks)
+
+    start, end = run.window_start, run.window_end
+    assert (run.status, end - start, reports_created(fake)) == (RunStatus.SUCCEEDED, timedelta(days=6), 5)
+    [summary] = summaries(fake)  # one extra report a run, asked for with the daily ones
+    assert (summary["startDate"], summary["endDate"], summary["configuration"]) == (
+        start.isoformat(),
+        end.isoformat(),
+        {
+            "adProduct": "SPONSORED_PRODUCTS",
+            "groupBy": ["campaign"],
+            "columns": [
+                "campaignId",
+                "campaignBudgetCurrencyCode",
+                "impressions",
+                "clicks",
+                "cost",
+                "purchases7d",
+                "sales7d",
+            ],
+            "reportTypeId": "spCampaigns",
+            "timeUnit": "SUMMARY",
+            "format": "GZIP_JSON",
+        },
+    )
+    want = fake.dataset.totals(US, "spCampaigns", start, end)
+    totals = run.platform_totals["ads"]
+    assert {**totals, "cost": Decimal(totals["cost"]), "sales": Decimal(totals["sales"])} == {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "currency": "USD",
+        "time_zone": "America/Los_Angeles",
+        "impressions": want["impressions"],
+        "clicks": want["clicks"],
+        "cost": want["cost"],
+        "orders": want["orders"],
+        "sales": want["sales"],
+        "attribution_window": "7d",
+    }
+    assert (run.cursor["totals_done"], run.cursor["reports"]) == (True, {})
+    [check] = connection_reconciliation(organization=org, connection=connection, today=end)
+    assert (check.label, check.matches, check.hints) == ("Ads totals", True, [])
+    assert [(line.label, line.difference) for line in check.lines] == [
+        ("Impressions", 0),
+        ("Clicks", 0),
+        ("Spend", 0),
+        ("Orders", 0),
+        ("Ad sales", 0),
+    ]
+
+
+def test_totals_at_another_attribution_window_name_the_window(
+    org, fake, backend, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(backend_module, "TOTALS_WINDOW", "14d")  # totals taken at Amazon's 14-day window
+    connection = week(org, backend)
+
+    run = run_sync(connection, django_capture_on_commit_callbacks)
+
+    assert summaries(fake)[0]["configuration"]["columns"][-2:] == ["purchases14d", "sales14d"]
+    [check] = connection_reconciliation(organization=org, connection=connection, today=run.window_end)
+    assert [line.label for line in check.lines if not line.matches] == ["Orders", "Ad sales"]
+    assert all(line.platform > line.ours for line in check.lines if not line.matches)
+    assert check.hints == [
+        "Attribution window: the platform totals use 14d, our rows 7d.",
+        f"Late restatement: days from {run.window_start.isoformat()} are inside the 14-day restatement window, so "
+        "the platform may still change them.",
+    ]
+
+
+def test_conversions_amazon_restates_after_the_totals_were_taken_are_named(
+    org, fake, backend, django_capture_on_commit_callbacks
+):
+    connection = week(org, backend)
+    first = run_sync(connection, django_capture_on_commit_callbacks)
+    fake.restatement += 1  # late-attributed orders land on the last days
+
+    second = run_sync(connection, django_capture_on_commit_callbacks)
+
+    newest, older = connection_reconciliation(organization=org, connection=connection, today=first.window_end)
+    assert (newest.run, newest.matches, older.run) == (second, True, first)
+    assert [line.label for line in older.lines if not line.matches] == ["Orders", "Ad sales"]
+    assert older.hints == [
+        "Late conversions: impressions, clicks and spend match and only conversions differ; the platform credits "
+        "an order to the day of the ad click and keeps adding late ones within its 7d attribution window.",
+        f"Late restatement: days from {first.window_start.isoformat()} are inside the 14-day restatement window, "
+        "so the platform may still change them.",
+        "Late restatement: a later sync re-read some of these days, so ours hold the platform's corrections made "
+        "after these totals were taken.",
+    ]
+
+
+def test_a_summary_amazon_cannot_build_leaves_the_run_without_totals(
+    org, fake, backend, django_capture_on_commit_callbacks
+):
+    connection = week(org, backend)
+    fake.faults.add("report_status", "fail", times=2, time_unit="SUMMARY")
+
+    run = run_sync(connection, django_capture_on_commit_callbacks)
+
+    # Asked for once more, failed again: the totals are a check, so the loaded days stand without them.
+    assert (run.status, run.platform_totals, run.cursor["totals_done"]) == (RunStatus.SUCCEEDED, {}, True)
+    assert [r["status"] for r in fake.report_requests() if r["body"]["configuration"]["timeUnit"] == "SUMMARY"] == [
+        "FAILED",
+        "FAILED",
+    ]
+    assert loaded(connection) == expected(fake, US, run.window_start, run.window_end)
+    assert connection_reconciliation(organization=org, connection=connection, today=run.window_end) == []
 
 
 # --- faults -------------------------------------------------------------------------------------------------
@@ -453,7 +584,7 @@ def test_a_truncated_report_loads_nothing_and_the_retry_completes_it(
     assert sync_task.delay(organization_id=org.pk, run_id=run.pk).get() == RunStatus.SUCCEEDED
     run.refresh_from_db()
     assert (run.status, run.attempts, run.message) == (RunStatus.SUCCEEDED, 2, "")
-    assert reports_created(fake) == 12  # each piece's report asked for once: the cut one was polled again
+    assert reports_created(fake) == 13  # each report asked for once (12 pieces, 1 summary): the cut one polled again
     assert loaded(connection) == expected(fake, US, run.window_start, run.window_end)
 
 
@@ -513,7 +644,7 @@ def test_a_duplicate_report_request_reuses_the_existing_report(org, fake, backen
     assert (run.status, run.attempts) == (RunStatus.SUCCEEDED, 1)
     statuses = [r[2] for r in fake.requests if r[:2] == ("POST", "/api/reporting/reports")]
     assert statuses[:2] == [502, 425]
-    assert len(fake.reports) == 12  # the duplicate was not created; its report was polled and loaded
+    assert len(fake.reports) == 13  # the duplicate was not created; its report was polled and loaded
     assert loaded(connection) == expected(fake, US, run.window_start, run.window_end)
 
 
@@ -525,7 +656,7 @@ def test_a_report_amazon_fails_to_build_is_requested_again(org, fake, backend, d
 
     assert (run.status, run.attempts) == (RunStatus.SUCCEEDED, 1)
     assert [r["status"] for r in fake.reports.values()].count("FAILED") == 1
-    assert len(fake.reports) == 13
+    assert len(fake.reports) == 14  # 12 pieces, the failed one again, the summary
     assert loaded(connection) == expected(fake, US, run.window_start, run.window_end)
 
 
@@ -555,7 +686,7 @@ def test_a_killed_worker_resumes_from_its_cursor_without_duplicates(
 
     run.refresh_from_db()
     assert (run.status, run.attempts, run.cursor["done"]) == (RunStatus.SUCCEEDED, 2, all_pieces)
-    assert reports_created(fake) == 12  # the two requested before the kill were polled, not asked again
+    assert reports_created(fake) == 13  # the two requested before the kill were polled, not asked again
     want = expected(fake, US, run.window_start, run.window_end)
     assert loaded(connection) == want
     # Same as a clean run of another seller over the same days.
@@ -604,6 +735,12 @@ def test_fake_enforces_headers_media_types_and_the_s3_download_rule(fake, backen
     assert duplicate.json()["detail"] == f"The Request is a duplicate of : {report_id}"
     too_long = {**body, "startDate": (today - timedelta(days=31)).isoformat()}
     assert httpx.post(f"{api}/reporting/reports", headers=create, content=json.dumps(too_long)).status_code == 400
+    dated_summary = {**body, "configuration": {**body["configuration"], "timeUnit": "SUMMARY"}}
+    refused = httpx.post(f"{api}/reporting/reports", headers=create, content=json.dumps(dated_summary))
+    assert (refused.status_code, refused.json()["details"]) == (
+        400,
+        "The column 'date' is not supported when timeUnit is SUMMARY",
+    )
     statuses = [httpx.get(f"{api}/reporting/reports/{report_id}", headers=scoped).json() for _ in range(2)]
     assert [s["status"] for s in statuses] == ["PROCESSING", "COMPLETED"]
     url = statuses[1]["url"]
@@ -614,6 +751,20 @@ def test_fake_enforces_headers_media_types_and_the_s3_download_rule(fake, backen
         fake.dataset.report_rows(US, "spCampaigns", today - timedelta(days=1), today, ["date", "campaignId", "cost"])
     )
     assert {type(r["campaignId"]) for r in rows} == {int}
+    # SUMMARY: one row per campaign over the span, its metrics the sums of the daily rows.
+    columns = ["campaignId", "startDate", "endDate", "clicks", "cost"]
+    summary = {**body, "configuration": {**body["configuration"], "timeUnit": "SUMMARY", "columns": columns}}
+    report_id = httpx.post(f"{api}/reporting/reports", headers=create, content=json.dumps(summary)).json()["reportId"]
+    url = [httpx.get(f"{api}/reporting/reports/{report_id}", headers=scoped).json() for _ in range(2)][1]["url"]
+    summed: dict[int, tuple[int, Decimal]] = {}
+    daily = fake.dataset.report_rows(US, "spCampaigns", today - timedelta(days=1), today, ["date", *columns])
+    for row in daily:
+        clicks, cost = summed.get(row["campaignId"], (0, Decimal(0)))
+        summed[row["campaignId"]] = (clicks + row["clicks"], cost + Decimal(str(row["cost"])))
+    got = json.loads(gzip.decompress(httpx.get(url).content))
+    assert {r["campaignId"]: (r["clicks"], Decimal(str(r["cost"]))) for r in got} == summed
+    span = ((today - timedelta(days=1)).isoformat(), today.isoformat())
+    assert {(r["startDate"], r["endDate"]) for r in got} == {span} and len(got) == len(summed) > 1
 
 
 # --- mapping and parsing ------------------------------------------------------------------------------------

@@ -28,8 +28,10 @@ from connectors.backends.amazon_sp.client import (
 from connectors.backends.amazon_sp.fake import make_app
 from connectors.errors import AuthorizationError, PlatformError
 from connectors.models import Connection, ConnectionStatus, RunKind, RunStatus, SyncRun
+from connectors.reconciliation import connection_reconciliation
 
 CLIENT_ID, CLIENT_SECRET = "amzn1.application-oa2-client.test", "test-secret"
+DAY = timedelta(days=1)
 APPLICATION_ID = "amzn1.sp.solution.test-app"
 REDIRECT_URI = "https://chuhai.test/o/seller/connections/amazon-sp/callback"
 FAST = dict.fromkeys(RATE_LIMITS, (1000.0, 1000.0))
@@ -348,6 +350,78 @@ def test_rerun_duplicates_nothing_and_late_status_change_overwrites(
     assert (sales_after.orders, sales_after.total_sales) == (totals.orders, totals.total_sales)
 
 
+def settle(fake, connection: Connection) -> None:
+    """Leave the window with nothing that Amazon's metrics and the orders we read count differently: no order
+    in the last minutes (getOrders serves orders only two minutes after a change), none pending (no price
+    for us yet) and none cancelled (out of Amazon's ordered product sales)."""
+    code = connection.marketplace
+    while recent := fake.placed_between(code, fake.now - timedelta(minutes=5), fake.now + timedelta(seconds=1)):
+        fake.advance(seconds=-(fake.now - recent[0].purchased_at).total_seconds() - 1)
+    first_day = services.local_today(connection) - timedelta(days=connection.backfill_days)
+    for order in fake.placed_between(code, local_midnight(first_day, connection.time_zone), fake.now):
+        if fake.events(order)[-1][1] in ("Pending", "Canceled"):
+            fake.set_status(order.id, "Unshipped", at=order.purchased_at + timedelta(minutes=1))
+
+
+def test_order_metrics_are_recorded_and_reconcile_until_a_cancellation_differs(
+    base_url, fake, org, django_capture_on_commit_callbacks
+):
+    connection = connect(base_url, org, "US")
+    settle(fake, connection)
+    tz = connection.time_zone
+
+    first = sync(connection, django_capture_on_commit_callbacks)
+
+    # Amazon's own totals of the window: its daily metrics summed, no request more than they took.
+    amazon = fake.totals("US", local_midnight(first.window_start, tz), local_midnight(first.window_end + DAY, tz))
+    totals = first.platform_totals["orders"]
+    assert {**totals, "sales": Decimal(totals["sales"])} == {
+        "start": first.window_start.isoformat(),
+        "end": first.window_end.isoformat(),
+        "marketplace": "US",
+        "time_zone": "America/Los_Angeles",
+        "time_field": "PurchaseDate",
+        "orders": amazon.orders,
+        "units": amazon.units,
+        "sales": amazon.total_sales,
+        "currency": "USD",
+    }
+    assert amazon.orders > 20 and len(fake.calls("getOrderMetrics")) == 1
+    today = services.local_today(connection)
+    [check] = connection_reconciliation(organization=org, connection=connection, today=today)
+    assert [(line.label, line.platform, line.ours, line.difference) for line in check.lines] == [
+        ("Orders", amazon.orders, amazon.orders, 0),
+        ("Sales", amazon.total_sales, amazon.total_sales, 0),
+    ]
+    assert (check.label, check.currency, check.matches, check.hints) == ("Order count", "USD", True, [])
+
+    # The buyer of one of yesterday's orders cancels it: Amazon's metrics leave it out, our copy stays.
+    yesterday = first.window_end - timedelta(days=1)
+    target = demo.orders_for_day("US", yesterday)[0]
+    fake.set_status(target.id, "Canceled", at=fake.now - timedelta(minutes=3))
+    connection.refresh_from_db()
+    second = sync(connection, django_capture_on_commit_callbacks, kind=RunKind.SCHEDULED)
+
+    newest, older = connection_reconciliation(organization=org, connection=connection, today=today)
+    assert (newest.run, older.run, older.matches) == (second, first, True)
+    amazon = fake.totals("US", local_midnight(second.window_start, tz), local_midnight(second.window_end + DAY, tz))
+    assert [(line.label, line.platform, line.ours, line.difference) for line in newest.lines] == [
+        ("Orders", amazon.orders, amazon.orders + 1, 1),
+        ("Sales", amazon.total_sales, amazon.total_sales + target.total, target.total),
+    ]
+    assert newest.hints == [
+        "Time basis: we hold 1 more order placed in these days (in America/Los_Angeles) than the platform counts "
+        "now; an order deleted on the platform, or one it no longer counts, stays in ours.",
+        "Order status: Amazon's order metrics count pending orders at their price and may leave cancelled ones "
+        "out; we keep every order we read, cancelled ones included, and a pending order has no amount until "
+        "Amazon prices it.",
+        "Sales basis: Amazon's sales are ordered product sales (item prices); ours are order totals, which can "
+        "also include shipping, gift wrap and tax.",
+        f"Late restatement: days from {(today - DAY).isoformat()} are inside the 2-day restatement window, so the "
+        "platform may still change them.",
+    ]
+
+
 def test_killed_run_resumes_from_its_next_token(base_url, fake, org, sleeper, django_capture_on_commit_callbacks):
     fake.orders_page_size = 10
     connection = connect(base_url, org, "US")
@@ -421,6 +495,8 @@ def test_429_with_a_slow_usage_plan_requeues_the_run(base_url, fake, org, sleepe
     run.refresh_from_db()
     assert (run.status, run.attempts, run.message) == (RunStatus.SUCCEEDED, 2, "")
     assert len(fake.calls("getOrderMetrics")) == 1  # the second attempt resumed after the loaded sales
+    # ... and recorded Amazon's totals from the metrics the first attempt kept in the cursor.
+    assert run.platform_totals["orders"]["orders"] == sum(fake.day_totals("DE", day).orders for day in days(run))
     assert len(fake.calls("getOrders")) == 2
     expected = {o.id for o in expected_orders(fake, connection, run)}
     assert set(StoreOrder.unscoped_objects.filter(organization=org).values_list("external_id", flat=True)) == expected

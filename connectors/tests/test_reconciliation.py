@@ -182,8 +182,176 @@ def test_order_counts_compare_with_the_orders_placed_in_the_window(org):
     ]
 
 
+def store_orders(org, conn, rows):
+    """Our orders: (day, status, total, refunded) each."""
+    for number, (day, status, total, refunded) in enumerate(rows):
+        StoreOrder.unscoped_objects.create(
+            organization=org,
+            platform=conn.platform,
+            marketplace=conn.marketplace,
+            external_id=f"o{number}",
+            ordered_at="2026-11-01T12:00:00Z",
+            date=day,
+            status=status,
+            currency=conn.currency,
+            total=Decimal(total),
+            refunded=Decimal(refunded),
+            source_ref=conn.pk,
+        )
+
+
+def amazon_metrics(**overrides):
+    totals = {
+        "start": D1.isoformat(),
+        "end": D2.isoformat(),
+        "marketplace": "US",
+        "time_zone": "America/Los_Angeles",
+        "time_field": "PurchaseDate",
+        "orders": 3,
+        "units": 4,
+        "sales": "105.00",
+        "currency": "USD",
+    }
+    return {"orders": {**totals, **overrides}}
+
+
+@pytest.mark.parametrize(
+    ("metrics", "want_lines", "want_hints"),
+    [
+        (amazon_metrics(), [("Orders", 3, 3, 0), ("Sales", Decimal("105.00"), Decimal("105.00"), 0)], []),
+        (
+            amazon_metrics(orders=2, sales="75.00"),  # Amazon left the cancelled order out
+            [("Orders", 2, 3, 1), ("Sales", Decimal("75.00"), Decimal("105.00"), Decimal("30.00"))],
+            [
+                "Time basis: we hold 1 more order placed in these days (in America/Los_Angeles) than the platform "
+                "counts now; an order deleted on the platform, or one it no longer counts, stays in ours.",
+                "Order status: Amazon's order metrics count pending orders at their price and may leave cancelled "
+                "ones out; we keep every order we read, cancelled ones included, and a pending order has no amount "
+                "until Amazon prices it.",
+                "Sales basis: Amazon's sales are ordered product sales (item prices); ours are order totals, which "
+                "can also include shipping, gift wrap and tax.",
+            ],
+        ),
+        (
+            amazon_metrics(sales="98.00", currency="EUR"),
+            [("Orders", 3, 3, 0), ("Sales", Decimal("98.00"), Decimal("105.00"), None)],
+            [
+                "Currency: the platform totals are in EUR, our rows are in USD.",
+                "Order status: Amazon's order metrics count pending orders at their price and may leave cancelled "
+                "ones out; we keep every order we read, cancelled ones included, and a pending order has no amount "
+                "until Amazon prices it.",
+                "Sales basis: Amazon's sales are ordered product sales (item prices); ours are order totals, which "
+                "can also include shipping, gift wrap and tax.",
+            ],
+        ),
+    ],
+)
+def test_amazon_order_metrics_compare_orders_and_sales_by_purchase_day(org, metrics, want_lines, want_hints):
+    conn = ConnectionFactory(organization=org, platform="amazon_sp", lookback_days=7)
+    store_orders(
+        org,
+        conn,
+        [(D1, "Shipped", "30.00", "0"), (D1, "Canceled", "30.00", "0"), (D2, "Unshipped", "45.00", "0")]
+        + [(D2 + timedelta(days=1), "Shipped", "99.00", "0")],  # after the window
+    )
+    SyncRunFactory(connection=conn, status=RunStatus.SUCCEEDED, window_start=D1, window_end=D2, platform_totals=metrics)
+
+    [check] = connection_reconciliation(organization=org, connection=conn, today=LATER)
+
+    currency = metrics["orders"]["currency"]
+    assert (check.label, check.currency, check.matches) == ("Order count", currency, not want_hints)
+    assert lines(check) == want_lines
+    assert check.hints == want_hints
+
+
+def test_shopify_counts_name_the_orders_one_side_lacks_and_what_the_count_includes(org):
+    conn = ConnectionFactory(
+        organization=org,
+        platform="shopify",
+        marketplace="homegoods-demo.myshopify.com",
+        time_zone="America/New_York",
+        lookback_days=3,
+    )
+    store_orders(org, conn, [(D1, "paid", "40.00", "0"), (D2, "partially_refunded", "60.00", "12.50")])
+    counted = {
+        "start": D1.isoformat(),
+        "end": D2.isoformat(),
+        "time_zone": "America/New_York",
+        "time_field": "created_at",
+        "orders": 5,
+        "precision": "AT_LEAST",
+        "cancelled_included": True,
+        "test_included": True,
+    }
+    older = SyncRunFactory(
+        connection=conn, status=RunStatus.SUCCEEDED, window_start=D1, window_end=D2, platform_totals={"orders": counted}
+    )
+    without = {**counted, "orders": 1, "precision": "EXACT", "cancelled_included": False, "test_included": False}
+    newer = SyncRunFactory(
+        connection=conn, status=RunStatus.SUCCEEDED, window_start=D1, window_end=D2, platform_totals={"orders": without}
+    )
+
+    new_check, old_check = connection_reconciliation(organization=org, connection=conn, today=LATER)
+
+    refunds = (
+        "Refunds: our orders of these days include 12.50 USD refunded; the platform may count refunded or cancelled "
+        "orders differently."
+    )
+    later = (
+        "Late restatement: a later sync re-read some of these days, so ours hold the platform's corrections made "
+        "after these totals were taken."
+    )
+    assert (old_check.run, lines(old_check)) == (older, [("Orders", 5, 2, -3)])
+    assert old_check.hints == [
+        "Time basis: the platform counts 3 more orders placed in these days (in America/New_York) than we hold; an "
+        "order placed while the sync ran is read by the next sync.",
+        "Cancelled and test orders are in both counts, so they are not the cause (the platform's own sales "
+        "reports may leave them out).",
+        "Count capped: the platform stopped counting at 5 orders; the real number is at least that.",
+        refunds,
+        later,
+    ]
+    assert (new_check.run, lines(new_check)) == (newer, [("Orders", 1, 2, 1)])
+    assert new_check.hints == [
+        "Time basis: we hold 1 more order placed in these days (in America/New_York) than the platform counts now; "
+        "an order deleted on the platform, or one it no longer counts, stays in ours.",
+        "Cancelled orders: the platform's count leaves them out; ours keep them.",
+        "Test orders: the platform's count leaves them out; ours keep them.",
+        refunds,
+    ]
+
+
+def test_conversions_differing_alone_are_named_late_conversions(org):
+    conn = ConnectionFactory(organization=org)  # Amazon Ads, 14 days of restatement
+    ad_facts(org, conn, attribution_window="7d")
+    totals = {
+        "start": D1.isoformat(),
+        "end": D2.isoformat(),
+        "currency": "USD",
+        "time_zone": "America/Los_Angeles",
+        "impressions": 3000,
+        "clicks": 60,
+        "cost": "40.00",
+        "orders": 12,
+        "sales": "330.00",
+        "attribution_window": "7d",
+    }
+    SyncRunFactory(
+        connection=conn, status=RunStatus.SUCCEEDED, window_start=D1, window_end=D2, platform_totals={"ads": totals}
+    )
+
+    [check] = connection_reconciliation(organization=org, connection=conn, today=LATER)
+
+    assert (check.label, check.matches) == ("Ads totals", False)
+    assert [line.difference for line in check.lines] == [0, 0, 0, -2, Decimal("-30.00")]
+    assert check.hints == [
+        "Late conversions: impressions, clicks and spend match and only conversions differ; the platform credits an "
+        "order to the day of the ad click and keeps adding late ones within its 7d attribution window."
+    ]
+
+
 def test_runs_without_totals_give_no_checks(org):
-    conn = ConnectionFactory(organization=org)  # Amazon Ads records no platform totals
+    conn = ConnectionFactory(organization=org)
     SyncRunFactory(connection=conn, status=RunStatus.SUCCEEDED)
 
     assert connection_reconciliation(organization=org, connection=conn, today=LATER) == []

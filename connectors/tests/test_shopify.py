@@ -31,6 +31,7 @@ from connectors.backends.shopify.fake import ShopifyFake
 from connectors.backends.shopify.mapping import marketplace_for, order_fact
 from connectors.errors import PlatformError, TransientError
 from connectors.models import Connection, ConnectionStatus, RunKind, RunStatus, SyncRun
+from connectors.reconciliation import connection_reconciliation
 from connectors.tasks import sweep_sync_runs
 
 pytestmark = pytest.mark.django_db
@@ -480,6 +481,86 @@ def test_line_items_beyond_the_first_page_are_fetched_per_order(
     assert sales_rows(org) == expected_sales(shopify, run.window_start, run.window_end)
 
 
+# --- Shopify's own count, for reconciliation ----------------------------------------------------------------
+
+
+def test_shopifys_order_count_is_recorded_and_reconciles_until_an_order_is_deleted(
+    shopify, org, django_capture_on_commit_callbacks
+):
+    connection = connect(org, shopify, backfill_days=7)
+
+    first = request_and_run(connection, django_capture_on_commit_callbacks)
+
+    since, until = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in bounds(first.window_start, first.window_end))
+    [count] = [r for r in shopify.requests if r["kind"] == "orders_count"]  # one query, after the orders
+    assert shopify.requests[-1] is count
+    assert count["variables"] == {"query": f"created_at:>='{since}' AND created_at:<'{until}'"}
+    days = shopify.daily_totals(first.window_start, first.window_end)
+    created = sum(orders for orders, _units, _total in days.values())
+    assert first.platform_totals == {
+        "orders": {
+            "start": first.window_start.isoformat(),
+            "end": first.window_end.isoformat(),
+            "time_zone": "America/New_York",
+            "time_field": "created_at",
+            "orders": created,
+            "precision": "EXACT",
+            "cancelled_included": True,
+            "test_included": True,
+        }
+    }
+    today = services.local_today(connection)
+    [check] = connection_reconciliation(organization=org, connection=connection, today=today)
+    assert [(line.label, line.platform, line.ours, line.difference) for line in check.lines] == [
+        ("Orders", created, created, 0)
+    ]
+    assert (check.label, check.currency, check.matches, check.hints) == ("Order count", "USD", True, [])
+
+    # The merchant deletes an order of yesterday: it leaves Shopify's count, our copy of it stays.
+    yesterday = today - timedelta(days=1)
+    order = next(o for o, _ in shopify.visible_orders() if o.created_at.astimezone(NEW_YORK).date() == yesterday)
+    shopify.delete(order.gid)
+    connection.refresh_from_db()
+    second = request_and_run(connection, django_capture_on_commit_callbacks, kind=RunKind.MANUAL)
+
+    newest, older = connection_reconciliation(organization=org, connection=connection, today=today)
+    assert (newest.run, older.run) == (second, first)
+    ours = orders_of(org).filter(date__range=(second.window_start, second.window_end))
+    assert [(line.platform, line.ours, line.difference) for line in newest.lines] == [
+        (ours.count() - 1, ours.count(), 1)
+    ]
+    refunded = ours.aggregate(refunded=Sum("refunded"))["refunded"]
+    refunds = [
+        f"Refunds: our orders of these days include {refunded:.2f} USD refunded; the platform may count refunded "
+        "or cancelled orders differently."
+    ]  # cancelled orders count as refunded in full
+    assert newest.hints == [
+        "Time basis: we hold 1 more order placed in these days (in America/New_York) than the platform counts now; "
+        "an order deleted on the platform, or one it no longer counts, stays in ours.",
+        "Cancelled and test orders are in both counts, so they are not the cause (the platform's own sales "
+        "reports may leave them out).",
+        *(refunds if refunded else []),
+        f"Late restatement: days from {(today - timedelta(days=2)).isoformat()} are inside the 3-day restatement "
+        "window, so the platform may still change them.",
+    ]
+    assert older.matches  # the earlier count had the order too, and ours still hold it
+
+
+def test_the_order_count_is_capped_unless_its_limit_is_lifted(shopify):
+    client = get_backend("shopify").client({"access_token": shopify.issue_token(), "shop": SHOP})
+    search = "created_at:>='2000-01-01T00:00:00Z'"
+    everything = len(shopify.visible_orders())
+
+    capped = client.execute(
+        "query C($query: String!) { ordersCount(query: $query, limit: 5) { count precision } }",
+        {"query": search},
+        cost=1,
+    )
+
+    assert capped == {"ordersCount": {"count": 5, "precision": "AT_LEAST"}}
+    assert client.orders_count(search=search) == (everything, "EXACT") and everything > 5
+
+
 # --- bulk backfill ----------------------------------------------------------------------------------------
 
 
@@ -490,7 +571,7 @@ def test_a_backfill_over_60_days_runs_one_bulk_export(shopify, org, clock, djang
     run = request_and_run(connection, django_capture_on_commit_callbacks)
 
     assert (run.status, run.progress) == (RunStatus.SUCCEEDED, 100)
-    assert [r["kind"] for r in shopify.requests] == ["bulk_run", "bulk_node", "bulk_node"]
+    assert [r["kind"] for r in shopify.requests] == ["bulk_run", "bulk_node", "bulk_node", "orders_count"]
     operation = shopify.bulk_operations[1]
     assert (operation["status"], operation["grouped"]) == ("COMPLETED", True)
     assert clock.sleeps[:2] == [2.0, 4.0]  # polls back off

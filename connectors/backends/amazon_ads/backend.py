@@ -5,6 +5,11 @@ A run's cursor makes it resumable: ``entities`` (loaded once per run), ``reports
 saved as soon as Amazon gives one, so a resumed run polls the same report instead of asking twice) and
 ``done`` (pieces loaded). A piece is one report type over one chunk of at most 31 days.
 
+Beside the daily reports, each run asks for one more: a Sponsored Products campaigns report with
+``timeUnit: SUMMARY`` over the run's last chunk (the whole window of a scheduled run), requested with that
+chunk's reports so Amazon builds it alongside them. Its rows summed are the profile's own totals,
+recorded as ``platform_totals["ads"]`` (``totals_done`` in the cursor once kept) for reconciliation.
+
 Optional knobs in ``settings.PLATFORMS["amazon_ads"]``: ``rate``/``burst`` (requests per second per profile,
 default 2 and 10), ``timeout`` (seconds per HTTP call), ``sleep`` (a callable; tests pass a no-op),
 ``poll_interval``/``poll_max_interval``/``report_wait_seconds`` (report polling), ``page_size`` (list calls).
@@ -31,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 REPORT_TYPES = tuple(api.REPORTS)  # the order a chunk is loaded in
 RETENTION_DAYS = 95  # Amazon keeps SP campaign, targeting and search-term report data this long
+TOTALS_KEY = "totals"  # the summary report's entry in the cursor's ``reports``
+# The summary's conversions window: the daily facts' own, so both sides count the same orders.
+TOTALS_WINDOW = mapping.ATTRIBUTION_WINDOW
 
 
 def date_chunks(start: date, end: date, days: int) -> Iterator[tuple[date, date]]:
@@ -127,6 +135,7 @@ class AmazonAdsBackend(Backend):
             ctx.checkpoint(entities=True)
         heartbeat()
 
+        totals_span = chunks[-1] if chunks and not ctx.cursor.get("totals_done") else None
         for chunk_start, chunk_end in chunks:
             todo = [
                 (report_type, key)
@@ -138,27 +147,67 @@ class AmazonAdsBackend(Backend):
                 if key not in reports:
                     reports[key] = client.create_report(report_type, chunk_start, chunk_end)
                     ctx.checkpoint(reports=dict(reports))
+            if totals_span == (chunk_start, chunk_end) and TOTALS_KEY not in reports:
+                reports[TOTALS_KEY] = client.create_summary_report(chunk_start, chunk_end, window=TOTALS_WINDOW)
+                ctx.checkpoint(reports=dict(reports))
             for report_type, key in todo:
                 self._load_report(ctx, client, report_type, chunk_start, chunk_end, key, reports, heartbeat)
                 done.append(key)
                 reports.pop(key, None)
                 ctx.checkpoint(done=list(done), reports=dict(reports))
                 heartbeat()
+        if totals_span is not None:
+            self._record_totals(ctx, client, *totals_span, reports, heartbeat)
 
-    def _load_report(self, ctx, client, report_type, start, end, key, reports, heartbeat) -> None:
-        """Wait for the piece's report (asking for it again once if Amazon failed it) and load its rows."""
+    def _completed(self, ctx, client, key, create, reports, heartbeat) -> dict | None:
+        """The status of ``key``'s report once Amazon finished it, asking for it again (``create()``) once if
+        Amazon failed to build it or forgot it; the last status (or None) if the second one did not complete."""
         status = None
-        for _attempt in range(2):  # a report Amazon failed to build (or forgot) is asked for once more
+        for _attempt in range(2):
             if key not in reports:
-                reports[key] = client.create_report(report_type, start, end)
+                reports[key] = create()
                 ctx.checkpoint(reports=dict(reports))
             status = client.wait_for_report(reports[key], heartbeat=heartbeat)
             if status is not None and status["status"] == "COMPLETED":
-                break
+                return status
             logger.info("amazon ads report %s for %s: %s", reports[key], key, status and status.get("failureReason"))
             reports.pop(key)
             ctx.checkpoint(reports=dict(reports))
-        else:
+        return status
+
+    def _record_totals(self, ctx, client, start: date, end: date, reports, heartbeat) -> None:
+        """Wait for the run's summary report and record its sums. The totals are a check on what was loaded,
+        not data: a summary Amazon fails to build twice is logged and the run goes on without it."""
+        status = self._completed(
+            ctx,
+            client,
+            TOTALS_KEY,
+            lambda: client.create_summary_report(start, end, window=TOTALS_WINDOW),
+            reports,
+            heartbeat,
+        )
+        if status is not None and status["status"] == "COMPLETED":
+            connection = ctx.connection
+            ctx.record_platform_totals(
+                "ads",
+                mapping.platform_totals(
+                    client.report_rows(status["url"]),
+                    start=start,
+                    end=end,
+                    currency=connection.currency,
+                    time_zone=connection.time_zone,
+                    window=TOTALS_WINDOW,
+                ),
+            )
+        reports.pop(TOTALS_KEY, None)
+        ctx.checkpoint(reports=dict(reports), totals_done=True)
+
+    def _load_report(self, ctx, client, report_type, start, end, key, reports, heartbeat) -> None:
+        """Wait for the piece's report (asking for it again once if Amazon failed it) and load its rows."""
+        status = self._completed(
+            ctx, client, key, lambda: client.create_report(report_type, start, end), reports, heartbeat
+        )
+        if status is None or status["status"] != "COMPLETED":
             raise TransientError(
                 _("Amazon Ads could not prepare a report; the sync will retry."),
                 detail=f"{key}: {status and status.get('failureReason')}",

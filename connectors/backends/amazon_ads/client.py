@@ -9,7 +9,8 @@ and network errors) and ``raise_for_status``. Facts used here are in docs (platf
 - API headers: ``Authorization: Bearer``, ``Amazon-Advertising-API-ClientId`` and, except for
   ``GET /v2/profiles``, ``Amazon-Advertising-API-Scope: <profileId>``.
 - Reports: ``POST /reporting/reports`` (``application/vnd.createasyncreportrequest.v3+json``), at most 31
-  days, 425 for an identical request still pending; poll ``GET /reporting/reports/{id}``; download the
+  days, ``timeUnit`` ``DAILY`` (with a ``date`` column) or ``SUMMARY`` (one row per group over the span),
+  425 for an identical request still pending; poll ``GET /reporting/reports/{id}``; download the
   pre-signed ``url`` *without* ``Authorization`` (S3 refuses it): a gzipped JSON array, read as a stream.
 """
 
@@ -61,6 +62,15 @@ REPORTS: dict[str, tuple[list[str], list[str]]] = {
     ),
 }
 MAX_REPORT_DAYS = 31
+SUMMARY_REPORT = "spCampaigns"  # the account's own totals: one row per campaign over the whole span
+
+
+def summary_columns(window: str) -> list[str]:
+    """A SUMMARY report's columns: traffic, spend and conversions at ``window`` (``7d``, ``14d`` ...)."""
+    traffic = ["campaignId", "campaignBudgetCurrencyCode", "impressions", "clicks", "cost"]
+    return [*traffic, f"purchases{window}", f"sales{window}"]
+
+
 _DUPLICATE = re.compile(r"duplicate of\s*:?\s*([0-9A-Za-z-]+)", re.IGNORECASE)
 
 
@@ -237,16 +247,39 @@ class AmazonAdsClient:
             },
         }
 
+    @staticmethod
+    def summary_request(start: date, end: date, *, window: str) -> dict:
+        """Sponsored Products campaigns over ``start``..``end`` as one span (``timeUnit: SUMMARY``, no date
+        column), conversions at ``window``: what Amazon itself totals for those days."""
+        return {
+            "name": f"chuhai {SUMMARY_REPORT} summary {start.isoformat()}..{end.isoformat()}",
+            "startDate": start.isoformat(),
+            "endDate": end.isoformat(),
+            "configuration": {
+                "adProduct": "SPONSORED_PRODUCTS",
+                "groupBy": ["campaign"],
+                "columns": summary_columns(window),
+                "reportTypeId": SUMMARY_REPORT,
+                "timeUnit": "SUMMARY",
+                "format": "GZIP_JSON",
+            },
+        }
+
     def create_report(self, report_type: str, start: date, end: date) -> str:
-        """Request a report; returns its id. An identical request still pending (425) gives the existing id."""
+        """Request a daily report; returns its id. An identical request still pending (425) gives the existing
+        id."""
+        return self._create(self.report_request(report_type, start, end))
+
+    def create_summary_report(self, start: date, end: date, *, window: str) -> str:
+        """Request the campaigns SUMMARY report of ``start``..``end`` (see ``summary_request``); returns its id."""
+        return self._create(self.summary_request(start, end, window=window))
+
+    def _create(self, body: dict) -> str:
+        start, end = date.fromisoformat(body["startDate"]), date.fromisoformat(body["endDate"])
         if (end - start).days + 1 > MAX_REPORT_DAYS or end < start:
             raise ValueError(f"a report covers 1 to {MAX_REPORT_DAYS} days, not {start}..{end}")
         response = self.call(
-            "POST",
-            "/reporting/reports",
-            body=self.report_request(report_type, start, end),
-            content_type=REPORT_REQUEST_TYPE,
-            ok_statuses=(425,),
+            "POST", "/reporting/reports", body=body, content_type=REPORT_REQUEST_TYPE, ok_statuses=(425,)
         )
         if response.status_code == 425:
             body = _body(response)

@@ -10,8 +10,10 @@ Standard library only: ``make_app(public_url)`` returns a WSGI app serving, unde
 - ``GET /api/v2/profiles``; ``POST /api/sp/<entity>/list`` with the vendor media types (415/406 otherwise)
   and ``nextToken`` paging;
 - ``POST /api/reporting/reports`` (200 PENDING; 425 for an identical request while one is pending, naming
-  the existing report in ``detail`` as Amazon does) and ``GET /api/reporting/reports/<id>`` (PENDING ->
-  PROCESSING -> COMPLETED over successive polls, with a pre-signed ``url``);
+  the existing report in ``detail`` as Amazon does; ``timeUnit`` ``DAILY`` with a ``date`` column, or
+  ``SUMMARY`` without one: a row per ``groupBy`` group with its metrics summed over the span and the span's
+  ``startDate``/``endDate``) and ``GET /api/reporting/reports/<id>`` (PENDING -> PROCESSING -> COMPLETED over
+  successive polls, with a pre-signed ``url``);
 - ``GET /download/<id>.json.gz?X-Amz-...``: the gzipped JSON array, streamed, generated on the fly from
   ``demo_data``; like S3 it answers 400 when an ``Authorization`` header is sent.
 
@@ -39,6 +41,7 @@ import uuid
 import zlib
 from collections import deque
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from urllib.parse import parse_qs, urlencode
 
 from connectors.backends.amazon_ads.demo_data import Dataset
@@ -88,18 +91,32 @@ REPORT_TYPES = {
     "spAdvertisedProduct": ({"advertiser"}, _BASE_COLUMNS | {"adId", "advertisedAsin", "advertisedSku"}),
 }
 
-ENDPOINTS = ("token", "profiles", "list", "report_create", "report_status", "download")
+# groupBy -> the columns a SUMMARY row is one per; and the columns summed over the span.
+SUMMARY_GROUP_KEYS = {
+    "campaign": ("campaignId",),
+    "adGroup": ("campaignId", "adGroupId"),
+    "campaignPlacement": ("campaignId",),
+    "targeting": ("campaignId", "adGroupId", "keywordId"),
+    "searchTerm": ("campaignId", "adGroupId", "keywordId", "searchTerm"),
+    "advertiser": ("campaignId", "adGroupId", "advertisedSku"),
+}
+SUMMARY_METRICS = {"impressions", "clicks", "cost", "spend"}
+
+MATCHED_PARAMS = ("time_unit",)  # fault params that pick which request takes the fault
+ENDPOINTS = ("token", "profiles", "list", "report_create", "report_status", "download", "write")
 FAULT_KINDS = ("429", "500", "slow", "truncate", "revoke", "fail", "lost_response")
 
 
 class Faults:
     """One-shot faults, queued per endpoint and taken in order by the next matching request.
 
-    endpoint: token | profiles | list | report_create | report_status | download.
+    endpoint: token | profiles | list | report_create | report_status | download | write (SP v3 creates,
+    updates and deletes).
     kind: ``429`` (``retry_after`` seconds), ``500``, ``slow`` (sleep ``seconds`` then answer 503, so a client
     with a shorter timeout sees a timeout), ``truncate`` (download: the gzip stops half-way), ``revoke``
     (the grant's refresh and access tokens are revoked before the request is handled), ``fail`` (report
     status: the report ends FAILED), ``lost_response`` (report create: the report is created, then 502).
+    ``time_unit="SUMMARY"`` (or ``"DAILY"``) keeps a report-status fault for a report of that time unit.
     """
 
     def __init__(self):
@@ -113,10 +130,16 @@ class Faults:
             for _ in range(times):
                 self._queues.setdefault(endpoint, deque()).append((kind, params))
 
-    def take(self, endpoint: str):
+    def take(self, endpoint: str, **context):
+        """The first queued fault of ``endpoint`` that fits the request: a fault with ``time_unit`` (report
+        status: ``DAILY`` or ``SUMMARY``) only takes a report of that time unit."""
         with self._lock:
-            queue = self._queues.get(endpoint)
-            return queue.popleft() if queue else None
+            queue = self._queues.get(endpoint) or deque()
+            for index, (kind, params) in enumerate(queue):
+                if all(context.get(key) == params[key] for key in MATCHED_PARAMS if key in params):
+                    del queue[index]
+                    return kind, params
+            return None
 
     def pending(self) -> int:
         with self._lock:
@@ -130,6 +153,17 @@ class _Response(Exception):
 
 def _error(status: int, code: str, details: str, **extra) -> _Response:
     return _Response(status, {"code": code, "details": details, **extra})
+
+
+class _ItemError(Exception):
+    """One item of an SP v3 write refused, in Amazon's 207 error shape."""
+
+    def __init__(self, error_type: str, reason: str, message: str, location: str = ""):
+        super().__init__(message)
+        self.error = {
+            "errorType": error_type,
+            "errorValue": {error_type: {"reason": reason, "message": message, "cause": {"location": location}}},
+        }
 
 
 _REASONS = {
@@ -250,9 +284,15 @@ class FakeAmazonAds:
             profile_id = self._authorize(environ)
             return self._create_report(profile_id, environ, lost=fault == "lost_response")
         if path.startswith("/api/reporting/reports/") and method == "GET":
-            fault = self._fault("report_status")
+            report = self.reports.get(path.rsplit("/", 1)[1])
+            time_unit = report["body"]["configuration"].get("timeUnit") if report else None
+            fault = self._fault("report_status", time_unit=time_unit)
             profile_id = self._authorize(environ)
             return self._report_status(path.rsplit("/", 1)[1], profile_id, base, fail=fault == "fail")
+        if path.startswith("/api/sp/") and method in ("POST", "PUT"):
+            self._fault("write")
+            profile_id = self._authorize(environ)
+            return self._write(method, path[len("/api/sp/") :], profile_id, environ)
         raise _error(404, "NOT_FOUND", f"No route for {method} {path}")
 
     def _throttle(self) -> None:
@@ -264,8 +304,8 @@ class FakeAmazonAds:
                 429, {"code": "THROTTLED", "details": "Request was throttled"}, headers=[("Retry-After", "1")]
             )
 
-    def _fault(self, endpoint: str) -> str | None:
-        taken = self.faults.take(endpoint)
+    def _fault(self, endpoint: str, **context) -> str | None:
+        taken = self.faults.take(endpoint, **context)
         if taken is None:
             return None
         kind, params = taken
@@ -472,8 +512,10 @@ class FakeAmazonAds:
             raise _error(400, "400", f"groupBy {config.get('groupBy')} is not supported for {report_type}")
         if config.get("timeUnit") == "DAILY" and "date" not in columns:
             raise _error(400, "400", "The column 'date' is required when timeUnit is DAILY")
-        if config.get("timeUnit") != "DAILY":
-            raise _error(400, "400", "This fake serves timeUnit DAILY only")
+        if config.get("timeUnit") == "SUMMARY" and "date" in columns:
+            raise _error(400, "400", "The column 'date' is not supported when timeUnit is SUMMARY")
+        if config.get("timeUnit") not in ("DAILY", "SUMMARY"):
+            raise _error(400, "400", "timeUnit must be DAILY or SUMMARY")
         if config.get("format") != "GZIP_JSON":
             raise _error(400, "400", "format must be GZIP_JSON")
         if end < start or (end - start).days + 1 > MAX_REPORT_DAYS:
@@ -546,6 +588,307 @@ class FakeAmazonAds:
             "urlExpiresAt": _iso(self.now() + URL_TTL) if url else None,
         }
 
+    # -- SP v3 writes ----------------------------------------------------------------------------------
+    # resource -> (vendor media type, body and response key, id key of an item, id key of a success item,
+    # the delete body's id filter)
+    _WRITES = {
+        "keywords": (LISTS["keywords"][0], "keywords", "keywordId", "keywordId", "keywordIdFilter"),
+        "negativeKeywords": (
+            LISTS["negativeKeywords"][0],
+            "negativeKeywords",
+            "keywordId",
+            "negativeKeywordId",
+            "negativeKeywordIdFilter",
+        ),
+        "campaignNegativeKeywords": (
+            LISTS["campaignNegativeKeywords"][0],
+            "campaignNegativeKeywords",
+            "keywordId",
+            "campaignNegativeKeywordId",
+            "campaignNegativeKeywordIdFilter",
+        ),
+        "targets": (LISTS["targets"][0], "targetingClauses", "targetId", "targetId", "targetIdFilter"),
+        "campaigns": (LISTS["campaigns"][0], "campaigns", "campaignId", "campaignId", "campaignIdFilter"),
+        "adGroups": (LISTS["adGroups"][0], "adGroups", "adGroupId", "adGroupId", "adGroupIdFilter"),
+    }
+    _CREATES = {"keywords", "negativeKeywords", "campaignNegativeKeywords"}
+    _UPDATES = {"keywords", "targets", "campaigns", "adGroups"}
+    MAX_WRITE_ITEMS = 1000  # SP v3 list writes take at most 1000 items a call
+    MAX_KEYWORD_CHARS = 80
+
+    def _write(self, method: str, resource: str, profile_id: int, environ):
+        """SP v3 creates (``POST /sp/<entity>``), updates (``PUT``) and archives (``POST /sp/<entity>/delete``
+        with ``<id>Filter.include``), answered 207 Multi-Status: ``{<key>: {"success": [...], "error": [...]}}``.
+
+        Items succeed or fail one by one, by their request ``index``; a failed item carries Amazon's error shape
+        (``errorType``, ``errorValue.<errorType>.{reason, message, cause}``). Accepted items are applied at once,
+        so the next list call and report see them: new keywords (no traffic yet: no report rows), negatives,
+        bids, budgets and states. Checks: the parent exists, match types, the marketplace's bid and budget
+        limits, no duplicate keyword (same text and match type, not archived) in the ad group or campaign, no
+        change to an archived entity.
+        """
+        delete = resource.endswith("/delete")
+        name = resource.removesuffix("/delete")
+        spec = self._WRITES.get(name)
+        if spec is None:
+            raise _error(404, "NOT_FOUND", f"Unknown resource sp/{resource}")
+        if (method == "PUT" and (delete or name not in self._UPDATES)) or (
+            method == "POST" and not delete and name not in self._CREATES
+        ):
+            raise _error(405, "METHOD_NOT_ALLOWED", f"{method} is not supported on sp/{resource} by this fake")
+        media_type, key, id_key, success_key, id_filter = spec
+        if environ.get("CONTENT_TYPE", "").split(";")[0].strip() != media_type:
+            raise _error(415, "UNSUPPORTED_MEDIA_TYPE", f"Content-Type must be {media_type}")
+        if environ.get("HTTP_ACCEPT", "").split(";")[0].strip() != media_type:
+            raise _error(406, "NOT_ACCEPTABLE", f"Accept must be {media_type}")
+        body = self._json(environ)
+        items = (body.get(id_filter) or {}).get("include") if delete else body.get(key)
+        if not isinstance(items, list) or not items:
+            wanted = f"{id_filter}.include" if delete else key
+            raise _error(400, "BAD_REQUEST", f"'{wanted}' must be a non-empty array")
+        if len(items) > self.MAX_WRITE_ITEMS:
+            raise _error(400, "BAD_REQUEST", f"At most {self.MAX_WRITE_ITEMS} items are accepted in one request")
+        representation = "return=representation" in environ.get("HTTP_PREFER", "")
+        account = self.dataset.account(profile_id)
+        success, errors = [], []
+        with self._lock:
+            for index, item in enumerate(items):
+                try:
+                    if delete:
+                        entity_id = self._archive(account, name, str(item))
+                        success.append({"index": index, success_key: entity_id})
+                    elif method == "POST":
+                        entity_id, entity = self._create(profile_id, account, name, item)
+                        success.append({"index": index, success_key: entity_id})
+                        if representation and name == "keywords":
+                            success[-1]["keyword"] = entity
+                    else:
+                        entity_id = self._update(profile_id, account, name, id_key, item)
+                        success.append({"index": index, success_key: entity_id})
+                except _ItemError as exc:
+                    errors.append({"index": index, "errors": [exc.error]})
+        return _Response(207, {key: {"success": success, "error": errors}}, content_type=media_type)
+
+    def _entities_of(self, account, name: str):
+        """(campaign, ad group or None, entity or negative's position) of every entity a write can address."""
+        for c in account.campaigns:
+            if name == "campaigns":
+                yield str(c.id), (c, None, c)
+            elif name == "campaignNegativeKeywords":
+                for position, negative in enumerate(c.negatives):
+                    yield str(negative[0]), (c, None, position)
+            for g in c.ad_groups:
+                if name == "adGroups":
+                    yield str(g.id), (c, g, g)
+                elif name == "negativeKeywords":
+                    for position, negative in enumerate(g.negatives):
+                        yield str(negative[0]), (c, g, position)
+                elif name in ("keywords", "targets"):
+                    for t in g.targets:
+                        if (t.kind == "keyword") == (name == "keywords"):
+                            yield str(t.id), (c, g, t)
+
+    def _find(self, account, name: str, entity_id: str, location: str):
+        for found_id, found in self._entities_of(account, name):
+            if found_id == entity_id:
+                return found
+        raise _ItemError("entityNotFoundError", "ENTITY_NOT_FOUND", f"Entity {entity_id} was not found", location)
+
+    def _minor(self, profile_id: int, value, location: str, *, low: int, high: int, what: str) -> int:
+        spec = self.dataset.account(profile_id).spec
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _ItemError("malformedValueError", "INVALID_VALUE", f"The {what} must be a number", location)
+        minor = round(value * 10**spec.decimals)
+        if minor < low:
+            amount = self.dataset.decimal(profile_id, low)
+            raise _ItemError("rangeError", "TOO_LOW", f"The {what} must be at least {amount} {spec.currency}", location)
+        if minor > high:
+            amount = self.dataset.decimal(profile_id, high)
+            raise _ItemError("rangeError", "TOO_HIGH", f"The {what} must be at most {amount} {spec.currency}", location)
+        return minor
+
+    def _bid_minor(self, profile_id: int, value, location: str) -> int:
+        decimals = self.dataset.account(profile_id).spec.decimals
+        low = 2  # 0.02 (2 yen in JP), the marketplaces' minimum keyword bid
+        return self._minor(profile_id, value, location, low=low, high=1000 * 10**decimals, what="bid")
+
+    @staticmethod
+    def _state(value, location: str, *, default: str | None = None) -> str | None:
+        state = value if value is not None else default
+        if state is not None and state not in ("ENABLED", "PAUSED"):
+            raise _ItemError(
+                "malformedValueError",
+                "INVALID_VALUE",
+                f"state must be ENABLED or PAUSED, not {state!r} (archive with the delete endpoint)",
+                location,
+            )
+        return state
+
+    @staticmethod
+    def _text(item: dict, limit: int) -> str:
+        text = str(item.get("keywordText") or "").strip()
+        if not text:
+            raise _ItemError("missingValueError", "MISSING_VALUE", "keywordText is required", "$.keywordText")
+        if len(text) > limit:
+            raise _ItemError(
+                "rangeError", "TOO_LONG", f"keywordText must be at most {limit} characters", "$.keywordText"
+            )
+        return text
+
+    def _create(self, profile_id: int, account, name: str, item: dict) -> tuple[str, dict | None]:
+        from connectors.backends.amazon_ads.demo_data import Target as DemoTarget
+
+        if not isinstance(item, dict):
+            raise _ItemError("malformedValueError", "INVALID_VALUE", "Each item must be an object", "$")
+        campaign_id = str(item.get("campaignId") or "")
+        campaign = next((c for c in account.campaigns if str(c.id) == campaign_id), None)
+        if campaign is None:
+            raise _ItemError(
+                "entityNotFoundError", "ENTITY_NOT_FOUND", f"Campaign {campaign_id} was not found", "$.campaignId"
+            )
+        group = None
+        if name != "campaignNegativeKeywords":
+            group_id = str(item.get("adGroupId") or "")
+            group = next((g for g in campaign.ad_groups if str(g.id) == group_id), None)
+            if group is None:
+                raise _ItemError(
+                    "entityNotFoundError",
+                    "ENTITY_NOT_FOUND",
+                    f"Ad group {group_id} was not found in campaign {campaign_id}",
+                    "$.adGroupId",
+                )
+        text = self._text(item, self.MAX_KEYWORD_CHARS)
+        match_type = item.get("matchType")
+        allowed = ("EXACT", "PHRASE", "BROAD") if name == "keywords" else ("NEGATIVE_EXACT", "NEGATIVE_PHRASE")
+        if match_type not in allowed:
+            raise _ItemError(
+                "malformedValueError",
+                "INVALID_VALUE",
+                f"matchType must be one of {', '.join(allowed)}, not {match_type!r}",
+                "$.matchType",
+            )
+        state = self._state(item.get("state"), "$.state", default="ENABLED")
+        if name == "keywords":
+            existing = [(t.id, t.text, t.match_type, t.state) for t in group.targets if t.kind == "keyword"]
+        else:
+            existing = list(group.negatives if group is not None else campaign.negatives)
+        wanted = (text.casefold(), match_type)
+        for entity_id, other_text, other_match, other_state in existing:
+            if other_state != "ARCHIVED" and (other_text.casefold(), other_match) == wanted:
+                where = "ad group" if group is not None else "campaign"
+                raise _ItemError(
+                    "duplicateValueError",
+                    "DUPLICATE_VALUE",
+                    f"A keyword with this text and match type already exists in the {where} ({entity_id})",
+                    "$.keywordText",
+                )
+        country = account.spec.country
+        if name == "keywords":
+            bid = group.default_bid if item.get("bid") is None else self._bid_minor(profile_id, item["bid"], "$.bid")
+            target = DemoTarget(
+                id=self.dataset._new_id(country, "pushed keyword", group.id, text, match_type),
+                kind="keyword",
+                text=text,
+                match_type=match_type,
+                expression=None,
+                bid=bid,
+                state=state,
+                terms=(text,),
+                seed=0,
+                base_impressions=0.0,  # created now: no traffic, so no report rows for past days
+                ctr=0.0,
+                cpc=0,
+                cvr=0.0,
+                price=group.products[0].price if group.products else 0,
+            )
+            group.targets.append(target)
+            entity = {
+                "adGroupId": str(group.id),
+                "bid": self.dataset.money(profile_id, bid),
+                "campaignId": campaign_id,
+                "keywordId": str(target.id),
+                "keywordText": text,
+                "matchType": match_type,
+                "state": state,
+            }
+            return str(target.id), entity
+        negative_id = self.dataset._new_id(
+            country, "pushed negative", campaign_id, group.id if group is not None else 0, text
+        )
+        (group.negatives if group is not None else campaign.negatives).append((negative_id, text, match_type, state))
+        return str(negative_id), None
+
+    def _update(self, profile_id: int, account, name: str, id_key: str, item: dict) -> str:
+        if not isinstance(item, dict):
+            raise _ItemError("malformedValueError", "INVALID_VALUE", "Each item must be an object", "$")
+        entity_id = str(item.get(id_key) or "")
+        _campaign, _group, entity = self._find(account, name, entity_id, f"$.{id_key}")
+        if entity.state == "ARCHIVED":
+            raise _ItemError(
+                "entityStateError", "ENTITY_ARCHIVED", f"Entity {entity_id} is archived and cannot be changed", "$"
+            )
+        state = self._state(item.get("state"), "$.state")
+        changes: dict = {}
+        if name in ("keywords", "targets") and "bid" in item:
+            changes["bid"] = self._bid_minor(profile_id, item["bid"], "$.bid")
+        if name == "adGroups" and "defaultBid" in item:
+            changes["default_bid"] = self._bid_minor(profile_id, item["defaultBid"], "$.defaultBid")
+        if name == "campaigns" and "budget" in item:
+            budget = item["budget"] or {}
+            if budget.get("budgetType", "DAILY") != "DAILY":
+                raise _ItemError("malformedValueError", "INVALID_VALUE", "budgetType must be DAILY", "$.budget")
+            decimals = self.dataset.account(profile_id).spec.decimals
+            unit = 10**decimals
+            low = 100 if decimals == 0 else unit  # a daily budget of at least 1 (100 yen in JP)
+            minor = self._minor(
+                profile_id, budget.get("budget"), "$.budget.budget", low=low, high=1_000_000 * unit, what="budget"
+            )
+            whole, part = divmod(minor, unit)
+            changes["budget"] = whole if not part else minor / unit
+        if state is not None:
+            changes["state"] = state
+        for attribute, value in changes.items():
+            setattr(entity, attribute, value)
+        return entity_id
+
+    def _archive(self, account, name: str, entity_id: str) -> str:
+        campaign, group, entity = self._find(account, name, entity_id, "$")
+        if isinstance(entity, int):  # a negative keyword, kept as a tuple at that position
+            negatives = group.negatives if group is not None else campaign.negatives
+            negative_id, text, match_type, _state = negatives[entity]
+            negatives[entity] = (negative_id, text, match_type, "ARCHIVED")
+        else:
+            entity.state = "ARCHIVED"  # archiving an archived entity again changes nothing
+        return entity_id
+
+    def summary_rows(
+        self, profile_id: int, report_type: str, start: date, end: date, group_by, columns, restatement: int = 0
+    ) -> list[dict]:
+        """A ``SUMMARY`` report: one row per group (``groupBy``) with its metrics summed over ``start``..``end``
+        (``startDate``/``endDate`` are the span's), from the very rows the daily report of the span has."""
+        keys = [k for group in group_by for k in SUMMARY_GROUP_KEYS[group]]
+        wanted = list(dict.fromkeys(["date", *keys, *columns]))
+        groups: dict[tuple, dict] = {}
+        for row in self.dataset.report_rows(profile_id, report_type, start, end, wanted, restatement=restatement):
+            key = tuple(row[k] for k in keys)
+            if key not in groups:
+                groups[key] = {c: row[c] for c in columns}
+                continue
+            summary = groups[key]
+            for column in columns:
+                if _is_metric(column):
+                    summary[column] = _add(summary[column], row[column])
+        integral = self.dataset.account(profile_id).spec.decimals == 0
+        result = []
+        for summary in groups.values():
+            for column in columns:
+                if column in ("startDate", "endDate"):
+                    summary[column] = (start if column == "startDate" else end).isoformat()
+                elif _is_metric(column) and isinstance(summary[column], Decimal):
+                    summary[column] = int(summary[column]) if integral else float(summary[column])
+            result.append(summary)
+        return result
+
     # -- the "S3" download -----------------------------------------------------------------------------
     def _sign(self, report_id: str, amz_date: str) -> str:
         return hmac.new(self._secret, f"{report_id}|{amz_date}".encode(), hashlib.sha256).hexdigest()
@@ -609,14 +952,12 @@ class FakeAmazonAds:
     def _render(self, report: dict, *, truncate: bool):
         body = report["body"]
         config = body["configuration"]
-        rows = self.dataset.report_rows(
-            report["profile_id"],
-            config["reportTypeId"],
-            date.fromisoformat(body["startDate"]),
-            date.fromisoformat(body["endDate"]),
-            config["columns"],
-            restatement=report["restatement"],
-        )
+        args = (report["profile_id"], config["reportTypeId"])
+        span = (date.fromisoformat(body["startDate"]), date.fromisoformat(body["endDate"]))
+        if config["timeUnit"] == "SUMMARY":
+            rows = self.summary_rows(*args, *span, config["groupBy"], config["columns"], report["restatement"])
+        else:
+            rows = self.dataset.report_rows(*args, *span, config["columns"], restatement=report["restatement"])
         encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
         compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip container
         head = compressor.compress(b"[")
@@ -633,6 +974,19 @@ class FakeAmazonAds:
             if chunk:
                 yield chunk
         yield compressor.compress(b"]") + compressor.flush()
+
+
+def _is_metric(column: str) -> bool:
+    return column in SUMMARY_METRICS or column.startswith(("purchases", "unitsSold", "sales"))
+
+
+def _add(total, value):
+    """Sums money exactly (the rows carry JSON numbers): as Decimals, from each number's shortest text."""
+    if value is None:
+        return total
+    if isinstance(total, int) and isinstance(value, int):
+        return total + value
+    return Decimal(str(total)) + Decimal(str(value))
 
 
 def _batched(iterable, n):

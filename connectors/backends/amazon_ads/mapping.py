@@ -137,6 +137,36 @@ def ad_facts(
         )
 
 
+def platform_totals(
+    rows: Iterable[dict], *, start: date, end: date, currency: str, time_zone: str, window: str
+) -> dict:
+    """A campaigns SUMMARY report's rows summed into the JSON ``SyncContext.record_platform_totals`` keeps:
+    the profile's own totals of ``start``..``end``, conversions at ``window``; money as decimal strings."""
+    impressions = clicks = orders = 0
+    cost = sales = ZERO
+    currencies: set[str] = set()
+    for row in rows:
+        impressions += int(row.get("impressions") or 0)
+        clicks += int(row.get("clicks") or 0)
+        cost += _money(row.get("cost"))
+        orders += int(row.get(f"purchases{window}") or 0)
+        sales += _money(row.get(f"sales{window}"))
+        if row.get("campaignBudgetCurrencyCode"):
+            currencies.add(row["campaignBudgetCurrencyCode"])
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "currency": ", ".join(sorted(currencies)) or currency,
+        "time_zone": time_zone,
+        "impressions": impressions,
+        "clicks": clicks,
+        "cost": str(cost),
+        "orders": orders,
+        "sales": str(sales),
+        "attribution_window": window,
+    }
+
+
 # --- entities (campaigns.services row dicts) ------------------------------------------------------------
 
 

@@ -4,6 +4,10 @@ A run loads, for its window of local days, the daily order metrics (getOrderMetr
 ``max_window_days``, a checkpoint after each) and then every order updated in the window with its items
 (Orders v0, 100 a page, the NextToken checkpointed after each page so a killed run resumes on the next
 page). Orders change status for days after they are placed, so every run re-reads the last week.
+
+The metrics' sums over the window (orders and ordered product sales by purchase date, in the marketplace's
+time zone) are Amazon's own totals for it, recorded as ``platform_totals["orders"]`` beside the orders we
+read: no request more than the daily metrics themselves.
 """
 
 from __future__ import annotations
@@ -135,8 +139,11 @@ class AmazonSellingPartnerBackend(Backend):
         return marketplace
 
     def _sync_sales(self, ctx: SyncContext, api: SellingPartnerClient, marketplace: Marketplace, chunks) -> None:
+        """Daily order metrics, chunk by chunk; their sums (kept in the cursor beside ``sales_through``, so a
+        resumed run neither loses nor repeats a chunk) become the run's ``orders`` platform totals."""
         connection = ctx.connection
         done = ctx.cursor.get("sales_through")
+        metrics = ctx.cursor.get("metrics")
         for index, (start, end) in enumerate(chunks):
             if done and end <= date.fromisoformat(done):
                 continue
@@ -148,8 +155,22 @@ class AmazonSellingPartnerBackend(Backend):
                     buckets, marketplace=marketplace.code, time_zone=connection.time_zone, source_ref=connection.pk
                 )
             )
-            ctx.checkpoint(sales_through=end.isoformat())
+            metrics = mapping.add_metrics(buckets, into=metrics)
+            ctx.checkpoint(sales_through=end.isoformat(), metrics=metrics)
             ctx.progress(index + 1, len(chunks) + 1)
+        if metrics is not None:
+            ctx.record_platform_totals(
+                "orders",
+                {
+                    **metrics,
+                    "currency": metrics["currency"] or connection.currency,
+                    "start": ctx.window_start.isoformat(),
+                    "end": ctx.window_end.isoformat(),
+                    "marketplace": marketplace.code,
+                    "time_zone": connection.time_zone,
+                    "time_field": "PurchaseDate",
+                },
+            )
 
     def _sync_orders(self, ctx: SyncContext, api: SellingPartnerClient, marketplace: Marketplace, chunks: int) -> None:
         cursor, connection = ctx.cursor, ctx.connection

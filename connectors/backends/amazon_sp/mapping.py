@@ -43,6 +43,22 @@ def sales_facts(buckets: Iterable[dict], *, marketplace: str, time_zone: str, so
         )
 
 
+def add_metrics(buckets: Iterable[dict], *, into: dict | None = None) -> dict:
+    """getOrderMetrics buckets summed into ``into`` (a run's running totals, kept in its cursor between chunks):
+    ``orders``, ``units`` and ``sales`` (a decimal string) with the ``currency`` Amazon states. Day buckets of a
+    window add up to its ``Total`` bucket: the same orders, counted by purchase date."""
+    totals = {"orders": 0, "units": 0, "sales": "0", "currency": "", **(into or {})}
+    sales = Decimal(totals["sales"])
+    for bucket in buckets:
+        amount, currency = _money(bucket.get("totalSales"))
+        totals["orders"] += int(bucket.get("orderCount") or 0)
+        totals["units"] += int(bucket.get("unitCount") or 0)
+        sales += amount
+        totals["currency"] = totals["currency"] or currency
+    totals["sales"] = str(sales)
+    return totals
+
+
 def order_fact(
     order: dict, items: Iterable[dict], *, marketplace: str, time_zone: str, currency: str, source_ref: int
 ) -> OrderFact:

@@ -1418,6 +1418,8 @@ class FakeGoogleAds:
         return apply, result
 
     def _ad_group_criterion_operation(self, account, cid: int, operation: dict, index: int):
+        if "update" not in operation and ("create" in operation or "remove" in operation):
+            return self._ad_group_criterion_write(account, cid, operation, index)
         if "update" not in operation:
             raise _OperationFailed(
                 _op_error(index, None, "mutateError", "MUTATE_NOT_ALLOWED", "This fake updates ad group criteria only.")
@@ -1502,6 +1504,140 @@ class FakeGoogleAds:
             return out
 
         return apply, result
+
+    def _ad_group_criterion_write(self, account, cid: int, operation: dict, index: int):
+        """Create a keyword in an ad group (positive, with an optional bid of its own, or negative), or remove one.
+
+        A removed criterion stays listed with status REMOVED, as Google keeps removed criteria; creating the same
+        keyword again brings it back. New keywords earn no metrics in the fake (they have no history).
+        """
+        from connectors.backends.google_ads.demo_data import Criterion
+
+        if "remove" in operation:
+            name = operation["remove"]
+            for c in account.campaigns:
+                for g in c.ad_groups:
+                    for k in g.criteria:
+                        if f"customers/{cid}/adGroupCriteria/{g.id}~{k.criterion_id}" == name and k.status != "REMOVED":
+
+                            def apply(criterion=k):
+                                criterion.status = "REMOVED"
+
+                            return apply, {"resourceName": name}
+            raise _OperationFailed(
+                _op_error(index, "remove", "mutateError", "RESOURCE_NOT_FOUND", "The requested resource was not found.")
+            )
+        create = operation.get("create")
+        if not isinstance(create, dict):
+            raise _OperationFailed(
+                _op_error(index, None, "mutateError", "MUTATE_NOT_ALLOWED", "Create, update or remove criteria.")
+            )
+        group = next(
+            (
+                g
+                for c in account.campaigns
+                for g in c.ad_groups
+                if f"customers/{cid}/adGroups/{g.id}" == create.get("adGroup")
+            ),
+            None,
+        )
+        if group is None:
+            raise _OperationFailed(
+                _op_error(
+                    index,
+                    "create.ad_group",
+                    "mutateError",
+                    "RESOURCE_NOT_FOUND",
+                    "The requested resource was not found.",
+                )
+            )
+        keyword = create.get("keyword") or {}
+        text = str(keyword.get("text") or "").strip()
+        match_type = keyword.get("matchType")
+        negative = bool(create.get("negative"))
+        if not text or match_type not in ("EXACT", "PHRASE", "BROAD"):
+            raise _OperationFailed(
+                _op_error(
+                    index,
+                    "create.keyword",
+                    "criterionError",
+                    "INVALID_KEYWORD_TEXT" if not text else "INVALID_MATCH_TYPE",
+                    "A keyword needs text and a match type.",
+                )
+            )
+        if len(text) > 80:
+            raise _OperationFailed(
+                _op_error(
+                    index, "create.keyword.text", "criterionError", "KEYWORD_TEXT_TOO_LONG", "Keyword text is too long."
+                )
+            )
+        if re.search(r"[!@%,*]", text):
+            raise _OperationFailed(
+                _op_error(
+                    index,
+                    "create.keyword.text",
+                    "criterionError",
+                    "KEYWORD_HAS_INVALID_CHARS",
+                    "Keyword text has invalid characters or symbols.",
+                )
+            )
+        status = create.get("status") or "ENABLED"
+        if status not in ("ENABLED", "PAUSED"):
+            raise _OperationFailed(
+                _op_error(
+                    index, "create.status", "adGroupCriterionError", "INVALID_STATUS", f"Invalid status {status!r}."
+                )
+            )
+        bid = 0
+        if create.get("cpcBidMicros") is not None:
+            if negative:
+                raise _OperationFailed(
+                    _op_error(
+                        index,
+                        "create.cpc_bid_micros",
+                        "adGroupCriterionError",
+                        "CANNOT_BID_ON_NEGATIVE",
+                        "A negative criterion cannot have a bid.",
+                    )
+                )
+            bid = _int64(create.get("cpcBidMicros"))
+            if bid is None or bid < 10_000:
+                raise _OperationFailed(
+                    _op_error(index, "create.cpc_bid_micros", "biddingError", "BID_TOO_SMALL", "Bid is too small.")
+                )
+            if bid % 10_000:
+                raise _OperationFailed(
+                    _op_error(
+                        index,
+                        "create.cpc_bid_micros",
+                        "biddingError",
+                        "BID_TOO_MANY_FRACTIONAL_DIGITS",
+                        "Bid has too many fractional digit precision.",
+                    )
+                )
+        criterion_id = Dataset._keyword_id(text, match_type)
+        existing = next((k for k in group.criteria if k.criterion_id == criterion_id), None)
+        if existing is not None and existing.status != "REMOVED":
+            raise _OperationFailed(
+                _op_error(
+                    index,
+                    "create",
+                    "mutateError",
+                    "RESOURCE_ALREADY_EXISTS",
+                    "The criterion already exists in the ad group.",
+                )
+            )
+        resource_name = f"customers/{cid}/adGroupCriteria/{group.id}~{criterion_id}"
+
+        def apply_create():
+            if existing is not None:
+                existing.status, existing.negative, existing.cpc_bid_micros = status, negative, bid
+            else:
+                group.criteria.append(
+                    Criterion(criterion_id, "KEYWORD", text, match_type, status, negative=negative, cpc_bid_micros=bid)
+                )
+
+        return apply_create, {"resourceName": resource_name}
 
     def _campaign_criterion_operation(self, account, cid: int, operation: dict, index: int):
         from connectors.backends.google_ads.demo_data import Criterion

@@ -8,8 +8,9 @@ our app secret before the code is traded for an offline token (no expiry, no ref
 Syncing: orders *updated* in the run's window (shop-local days, ``updatedAt`` incremental as Shopify
 itself recommends), so refunds and cancellations of older orders land. Windows up to 60 days page through
 ``orders`` (cursor checkpointed after each page); longer ones (a first load of months) run one bulk
-export and stream its JSONL (export id and line checkpointed). Then each touched day's all-SKU sales row
-is recomputed from the stored orders.
+export and stream its JSONL (export id and line checkpointed). Then Shopify's own count of the orders
+created in the window (``ordersCount``, one query) is recorded as ``platform_totals["orders"]`` for
+reconciliation, and each touched day's all-SKU sales row is recomputed from the stored orders.
 
 Optional keys in ``settings.PLATFORMS["shopify"]`` besides the app credentials and URLs:
 ``orders_page_size`` (100), ``line_items_page_size`` (10), ``bulk_poll_seconds`` (2),
@@ -165,7 +166,15 @@ class ShopifyBackend(Backend):
         search = api.updated_between(_iso(since), _iso(until))
         if ctx.cursor.get("search") not in (None, search):
             ctx.checkpoint(
-                mode=None, after=None, loaded=0, total=None, bulk_id=None, line=0, orders_done=False, earliest_day=None
+                mode=None,
+                after=None,
+                loaded=0,
+                total=None,
+                bulk_id=None,
+                line=0,
+                orders_done=False,
+                totals_done=False,
+                earliest_day=None,
             )
         days = (ctx.window_end - ctx.window_start).days + 1
         mode = ctx.cursor.get("mode") or ("bulk" if days > self.max_window_days else "paged")
@@ -182,9 +191,31 @@ class ShopifyBackend(Backend):
                 else:
                     self._sync_paged(run, client, search)
                 ctx.checkpoint(orders_done=True)
+            if not ctx.cursor.get("totals_done"):
+                self._record_totals(ctx, client, since, until)
+                ctx.checkpoint(totals_done=True)
             run.load_daily_sales()
         finally:
             client.close()
+
+    @staticmethod
+    def _record_totals(ctx: SyncContext, client: ShopifyClient, since: datetime, until: datetime) -> None:
+        """Shopify's own count of the orders created in the window's shop-local days (one query, cost 1),
+        taken once the orders are read, for reconciliation beside the orders we hold for those days."""
+        count, precision = client.orders_count(search=api.created_between(_iso(since), _iso(until)))
+        ctx.record_platform_totals(
+            "orders",
+            {
+                "start": ctx.window_start.isoformat(),
+                "end": ctx.window_end.isoformat(),
+                "time_zone": ctx.connection.time_zone or "UTC",
+                "time_field": "created_at",
+                "orders": count,
+                "precision": precision,
+                "cancelled_included": True,
+                "test_included": True,
+            },
+        )
 
     def _sync_paged(self, run: _Run, client: ShopifyClient, search: str) -> None:
         ctx = run.ctx

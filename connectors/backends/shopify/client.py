@@ -120,6 +120,19 @@ def updated_between(since: str, until: str) -> str:
     return f"updated_at:>='{since}' AND updated_at:<'{until}'"
 
 
+def created_between(since: str, until: str) -> str:
+    """Shopify search syntax for ``since <= created_at < until`` (ISO timestamps in UTC)."""
+    return f"created_at:>='{since}' AND created_at:<'{until}'"
+
+
+# ``limit: null`` lifts the default cap of 10,000 (API 2025-07 and later); no status or test filter, so
+# cancelled and test orders are counted, as the orders query returns them.
+ORDERS_COUNT_QUERY = """query OrdersCount($query: String!) {
+  ordersCount(query: $query, limit: null) { count precision }
+}"""
+ORDERS_COUNT_COST = 1
+
+
 class ShopifyInstallError(PlatformError):
     """The install could not be completed (bad shop address, bad signature, refused code)."""
 
@@ -430,6 +443,13 @@ class ShopifyClient:
             if not info.get("hasNextPage"):
                 return
             after, with_count = info.get("endCursor"), False
+
+    def orders_count(self, *, search: str) -> tuple[int, str]:
+        """How many orders match ``search``, as Shopify counts them: ``(count, precision)``, the precision
+        ``EXACT`` or, for a count Shopify stopped early, ``AT_LEAST``."""
+        data = self.execute(ORDERS_COUNT_QUERY, {"query": search}, cost=ORDERS_COUNT_COST)
+        counted = data.get("ordersCount") or {}
+        return int(counted.get("count") or 0), str(counted.get("precision") or "EXACT")
 
     def _more_lines(self, order_id: str, after: str | None) -> Iterator[dict]:
         while True:

@@ -13,8 +13,10 @@ Routes (``{shop}`` is the subdomain, e.g. ``homegoods-demo``):
 - ``POST /{shop}/admin/oauth/access_token`` ``{client_id, client_secret, code}`` -> ``{access_token, scope}``
   (codes are single use).
 - ``POST /{shop}/admin/api/{version}/graphql.json`` with ``X-Shopify-Access-Token``: recognises the
-  queries our client sends (``shop``; ``orders`` with ``ordersCount``; ``order(id)`` line items;
-  ``bulkOperationRunQuery``; ``node(id)`` and ``currentBulkOperation``). This is a matcher on the query
+  queries our client sends (``shop``; ``orders`` with ``ordersCount``; ``ordersCount`` alone, with its
+  ``limit`` (10,000 by default, ``null`` for none) and ``precision``; ``order(id)`` line items;
+  ``bulkOperationRunQuery``; ``node(id)`` and ``currentBulkOperation``). Searches understand
+  ``updated_at`` and ``created_at`` bounds joined with ``AND``. This is a matcher on the query
   text, not a GraphQL engine. Each query has a requested cost (objects 1, connections 2 + ``first`` x
   node) checked against a leaky bucket per shop (``bucket_size`` points, ``restore_rate`` a second) and
   an actual cost that is deducted; ``extensions.cost`` is on every answer. Over the bucket: ``THROTTLED``
@@ -29,6 +31,7 @@ For tests::
     fake.fail("throttled")                      # next GraphQL request: bucket drained -> THROTTLED
     fake.fail("error_500", after=2, times=5)    # also "timeout" (answer after timeout_delay), "revoked"
     fake.refund(order_gid, Decimal("10.00"))    # the order is updated now
+    fake.delete(order_gid)                      # the merchant deletes it: gone from lists and counts
     fake.daily_totals(start, end)               # the shop's own per-day figures
 """
 
@@ -99,18 +102,20 @@ def sign(params: dict, secret: str) -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-SEARCH_TERM = re.compile(r"updated_at:(>=|<=|>|<)'?([0-9T:.+\-Z]+)'?")
+SEARCH_TERM = re.compile(r"(updated_at|created_at):(>=|<=|>|<)'?([0-9T:.+\-Z]+)'?")
 
 
-def parse_search(search: str) -> list[tuple[str, datetime]]:
+def parse_search(search: str) -> list[tuple[str, str, datetime]]:
+    """The time terms of a search (``updated_at:>='...' AND created_at:<'...'``) as (field, operator, moment)."""
     return [
-        (op, datetime.fromisoformat(value.replace("Z", "+00:00"))) for op, value in SEARCH_TERM.findall(search or "")
+        (field, op, datetime.fromisoformat(value.replace("Z", "+00:00")))
+        for field, op, value in SEARCH_TERM.findall(search or "")
     ]
 
 
-def _matches(moment: datetime, bounds: list[tuple[str, datetime]]) -> bool:
-    checks = {">=": moment.__ge__, ">": moment.__gt__, "<=": moment.__le__, "<": moment.__lt__}
-    return all(checks[op](value) for op, value in bounds)
+def _matches(moments: dict[str, datetime], bounds: list[tuple[str, str, datetime]]) -> bool:
+    checks = {">=": "__ge__", ">": "__gt__", "<=": "__le__", "<": "__lt__"}
+    return all(getattr(moments[field], checks[op])(value) for field, op, value in bounds)
 
 
 class ShopifyFake:
@@ -180,6 +185,11 @@ class ShopifyFake:
 
     def order(self, gid: str, subdomain: str = DEMO_SHOP) -> Order:
         return self.shop(subdomain).orders[int(gid.rsplit("/", 1)[-1])]
+
+    def delete(self, gid: str, subdomain: str = DEMO_SHOP) -> None:
+        """The merchant deletes the order: it leaves every list and count (what an app read stays read)."""
+        with self._lock:
+            del self.shop(subdomain).orders[int(gid.rsplit("/", 1)[-1])]
 
     def refund(self, gid: str, amount: Decimal, *, at: datetime | None = None, subdomain: str = DEMO_SHOP) -> None:
         with self._lock:
@@ -410,6 +420,8 @@ class ShopifyFake:
             return "bulk_node"
         if re.search(r"\border\(id:", query):
             return "order_lines"
+        if re.search(r"\bordersCount\(", query) and not re.search(r"\borders\(", query):
+            return "orders_count"
         if re.search(r"\borders\(", query):
             return "orders"
         if re.search(r"\bshop\s*\{", query):
@@ -513,9 +525,21 @@ class ShopifyFake:
         result = []
         for order in shop.sorted_orders():
             state = order.state(now)
-            if state is not None and _matches(state.updated_at, bounds):
+            if state is not None and _matches({"updated_at": state.updated_at, "created_at": order.created_at}, bounds):
                 result.append((order, state))
         return result
+
+    def _q_orders_count(self, environ, shop: Shop, query, variables):
+        """``ordersCount(query:, limit:)``: capped at ``limit`` (10,000 unless the query passes ``null``), with
+        ``precision`` ``AT_LEAST`` when the cap was reached."""
+        limit = COUNT_LIMIT
+        match = re.search(r"ordersCount\([^)]*\blimit:\s*(null|\d+|\$\w+)", query)
+        if match:
+            value = match.group(1)
+            limit = variables.get(value[1:]) if value.startswith("$") else None if value == "null" else int(value)
+        count = len(self._matching(shop, variables.get("query") or ""))
+        capped = limit is not None and count > limit
+        return {"ordersCount": {"count": limit if capped else count, "precision": "AT_LEAST" if capped else "EXACT"}}, 1
 
     def _q_orders(self, environ, shop: Shop, query, variables):
         first = self._first(query, variables, "first", r"orders\(first:\s*(\d+)", 50)
