@@ -5,6 +5,8 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
+# Cache compiled bytecode (the machines set PYTHONDONTWRITEBYTECODE): otherwise every run recompiles pandas, scipy...
+export PYTHONDONTWRITEBYTECODE :=
 MANAGE := .venv/bin/python manage.py
 WEB_PORT ?= 8000
 export WEB_PORT

@@ -120,7 +120,6 @@ def healthz(request):
 
 SECTIONS = {
     "campaigns": (_("Campaigns"), _("Campaigns, ad groups and keywords across every channel.")),
-    "keywords": (_("Keywords"), _("Search-term harvesting, negative mining and bid proposals.")),
     "compliance": (
         _("Compliance"),
         _("Checks of ad copy against each market's rules, and privacy requests."),

@@ -1,6 +1,6 @@
 """Benchmark: the keyword tools over a big seller's search-term report.
 
-    .venv/bin/python benchmarks/keywords.py [--rows 1000000] [--keep]
+    .venv/bin/python benchmarks/keywords.py [--rows 1000000] [--keep] [--organization SLUG]
 
 Seeds a throwaway organization with ``--rows`` search-term fact rows over 60 days, streamed into PostgreSQL
 with COPY: 50 Amazon Ads campaigns in US, UK, DE and JP (auto campaigns and manual ones with broad, phrase and
@@ -10,11 +10,13 @@ conversion rate. The campaigns, ad groups, keywords and a few hundred negatives 
 ``campaigns`` rows, so the keyword and negative frames come from their selectors.
 
 Then it times the pipeline a seller's "keyword tools" page runs, each stage on the previous one's output:
-load (``search_terms_frame`` over the 60 days, plus the keyword and negative frames), normalise (terms
+load (``search_terms_frame`` over the 60 days), keywords (the keyword and negative frames), normalise (terms
 tokenised once for every tool), harvest, negatives, n-grams (the full 1-3 gram table) and conflicts (the
-proposed negatives against the converting terms and active keywords). Prints each stage's seconds and counts
-and ends with ``RESULT keyword_pipeline_s=<n>`` (the sum of the stages). Everything written is deleted
-afterwards unless ``--keep``.
+proposed negatives against the converting terms and active keywords). Prints each stage's seconds, CPU
+seconds (this process, and the database backend's when it runs on this machine) and counts, and ends with
+``RESULT keyword_pipeline_s=<n> cpu_s=<n> load_average=<n> cores=<n>``: wall seconds of the stages summed, CPU
+seconds summed (what the run costs whatever else the machine is doing) and the machine's load when it ended.
+Everything written is deleted afterwards unless ``--keep``; ``--organization <slug>`` times one kept earlier.
 """
 
 from __future__ import annotations
@@ -50,10 +52,10 @@ from campaigns.models import AdAccount, AdGroup, Campaign, NegativeKeyword, Targ
 
 DAYS = 60
 ACCOUNTS = [  # account, marketplace, currency, language, campaigns, term pool size
-    ("AMZ-US", "US", "USD", "en", 20, 95_000),
-    ("AMZ-UK", "UK", "GBP", "en", 6, 30_000),
-    ("AMZ-DE", "DE", "EUR", "de", 14, 60_000),
-    ("AMZ-JP", "JP", "JPY", "ja", 10, 45_000),
+    ("AMZ-US", "US", "USD", "en", 20, 115_000),
+    ("AMZ-UK", "UK", "GBP", "en", 6, 35_000),
+    ("AMZ-DE", "DE", "EUR", "de", 14, 72_000),
+    ("AMZ-JP", "JP", "JPY", "ja", 10, 55_000),
 ]
 SCALE = {"USD": 1.0, "GBP": 0.8, "EUR": 0.9, "JPY": 150.0}
 THRESHOLDS = {
@@ -63,33 +65,35 @@ THRESHOLDS = {
 AD_GROUPS = 3
 KEYWORDS_PER_AD_GROUP = 12
 AUTO_TARGETS = ["close-match", "loose-match", "substitutes", "complements"]
+# fmt: off
 WORDS = {
-    "en": (
-        "shirt dress shoe sock hat bag case cover cable charger lamp mug bottle towel pillow blanket chair desk "
-        "phone iphone samsung laptop kids women men girls boys baby red blue black white green pink large small "
-        "cotton leather wool waterproof wireless portable organic cheap free used best gift set pack 2 3 xl usb"
-    ).split(),
-    "de": (
-        "hemd kleid schuhe socken hut tasche hülle kabel ladegerät lampe tasse flasche handtuch kissen decke "
-        "stuhl tisch handy damen herren kinder baby rot blau schwarz weiß grün groß klein baumwolle leder "
-        "wasserdicht kabellos günstig gratis gebraucht geschenk set für mit xl usb"
-    ).split(),
-    "ja": (
-        "ケース 手帳型 充電器 ケーブル ランプ マグカップ 水筒 タオル 枕 毛布 椅子 机 スマホ iphone レディース "
-        "メンズ キッズ ベビー 赤 青 黒 白 大きい 小さい 綿 革 防水 ワイヤレス 安い 無料 中古 ギフト セット usb"
-    ).split(),
+    "en": ["shirt", "dress", "shoe", "sock", "hat", "bag", "case", "cover", "cable", "charger", "lamp", "mug",
+           "bottle", "towel", "pillow", "blanket", "chair", "desk", "phone", "iphone", "samsung", "laptop", "kids",
+           "women", "men", "girls", "boys", "baby", "red", "blue", "black", "white", "green", "pink", "large",
+           "small", "cotton", "leather", "wool", "waterproof", "wireless", "portable", "organic", "cheap", "free",
+           "used", "best", "gift", "set", "pack", "2", "3", "xl", "usb"],
+    "de": ["hemd", "kleid", "schuhe", "socken", "hut", "tasche", "hülle", "kabel", "ladegerät", "lampe", "tasse",
+           "flasche", "handtuch", "kissen", "decke", "stuhl", "tisch", "handy", "damen", "herren", "kinder", "baby",
+           "rot", "blau", "schwarz", "weiß", "grün", "groß", "klein", "baumwolle", "leder", "wasserdicht",
+           "kabellos", "günstig", "gratis", "gebraucht", "geschenk", "set", "für", "mit", "xl", "usb"],
+    "ja": ["ケース", "手帳型", "充電器", "ケーブル", "ランプ", "マグカップ", "水筒", "タオル", "枕", "毛布",
+           "椅子", "机", "スマホ", "iphone", "レディース", "メンズ", "キッズ", "ベビー", "赤", "青", "黒", "白",
+           "大きい", "小さい", "綿", "革", "防水", "ワイヤレス", "安い", "無料", "中古", "ギフト", "セット", "usb"],
 }
 SYLLABLES = {
-    "en": "ka lo ri ven tor mi sa bel do ra nu pex fin gal mor tek zi ble".split(),
-    "de": "ka lo ri ven tor mi sa bel do ra nu pex fin gal mor tek zi berg".split(),
-    "ja": "ア カ サ タ ナ ハ マ ヤ ラ ワ キ シ チ ニ ヒ ミ リ ー".split(),
+    "en": ["ka", "lo", "ri", "ven", "tor", "mi", "sa", "bel", "do", "ra", "nu", "pex", "fin", "gal", "mor", "tek",
+           "zi", "ble"],
+    "de": ["ka", "lo", "ri", "ven", "tor", "mi", "sa", "bel", "do", "ra", "nu", "pex", "fin", "gal", "mor", "tek",
+           "zi", "berg"],
+    "ja": ["ア", "カ", "サ", "タ", "ナ", "ハ", "マ", "ヤ", "ラ", "ワ", "キ", "シ", "チ", "ニ", "ヒ", "ミ", "リ", "ー"],
 }
 FACT_COLUMNS = [
     "organization_id", "channel", "account_id", "marketplace", "date", "grain", "campaign_id", "campaign_name",
     "ad_group_id", "ad_group_name", "target_id", "target_text", "match_type", "search_term", "product_id",
     "impressions", "clicks", "cost", "orders", "units", "sales", "currency", "attribution_window", "source",
     "source_ref", "created_at", "updated_at",
-]  # fmt: skip
+]
+# fmt: on
 
 
 def copy_frame(table: str, frame: pd.DataFrame) -> None:
@@ -168,7 +172,14 @@ def seed(organization: Organization, rows: int, end, seed_value: int = 7) -> dic
                 if auto:
                     for k, expression in enumerate(AUTO_TARGETS):
                         targets.append(
-                            (campaign_id, name, ad_group_id, f"{ad_group_id}-T{k}", expression, "TARGETING_EXPRESSION_PREDEFINED")
+                            (
+                                campaign_id,
+                                name,
+                                ad_group_id,
+                                f"{ad_group_id}-T{k}",
+                                expression,
+                                "TARGETING_EXPRESSION_PREDEFINED",
+                            )
                         )
                     continue
                 chosen = pool[zipf_choice(rng, pool_size, KEYWORDS_PER_AD_GROUP)]
@@ -209,7 +220,7 @@ def seed(organization: Organization, rows: int, end, seed_value: int = 7) -> dic
             targets, columns=["campaign_id", "campaign_name", "ad_group_id", "target_id", "target_text", "match_type"]
         )
         # each row: a term (Zipf), a campaign (uniform), a target fixed by the term within the campaign, a day
-        draw = int(account_rows * 1.08)
+        draw = int(account_rows * 1.15)
         term = zipf_choice(rng, pool_size, draw)
         campaign = rng.integers(0, count, draw)
         per_campaign = target_table.groupby("campaign_id", sort=True).indices
@@ -267,13 +278,90 @@ def seed(organization: Organization, rows: int, end, seed_value: int = 7) -> dic
     return {"rows": written, "distinct_terms": distinct, "keywords": keywords, "negatives": negatives}
 
 
+def database_cpu_seconds() -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL backend, when it runs on this machine: the
+    machine may be shared, and CPU time (ours plus the database's) shows the cost whatever the load."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    proc = Path(f"/proc/{pid}")
+    try:
+        if proc.joinpath("comm").read_text().strip() != "postgres":
+            return None
+        fields = proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def run_pipeline(organization: Organization, start, end) -> tuple[float, float | None]:
+    """Time each stage on the previous one's output and print them. Returns (wall seconds, CPU seconds of this
+    process and of the database backend, None when the backend's CPU cannot be read)."""
+    stages: dict[str, tuple[float, float, float | None]] = {}
+
+    def timed(stage, function):
+        database = database_cpu_seconds()
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = function()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        after = database_cpu_seconds()
+        stages[stage] = (wall, cpu, None if database is None or after is None else after - database)
+        return result
+
+    def line(stage, detail):
+        wall, cpu, database = stages[stage]
+        used = f"python cpu {cpu:.2f} s" + ("" if database is None else f", database cpu {database:.2f} s")
+        print(f"{stage}: {wall:.2f} s ({used}), {detail}", flush=True)
+
+    terms = timed("load", lambda: selectors.search_terms_frame(organization=organization, start=start, end=end))
+    line("load", f"{len(terms):,} frame rows")
+    keywords = timed("keywords", lambda: selectors.keywords_frame(organization=organization))
+    negatives = selectors.negatives_frame(organization=organization)
+    line("keywords", f"{len(keywords):,} keywords, {len(negatives):,} negatives")
+    terms = timed("normalise", lambda: text.annotate(terms))
+    line("normalise", f"{terms['term_code'].nunique():,} distinct terms")
+    harvest = timed(
+        "harvest",
+        lambda: harvest_search_terms(terms=terms, keywords=keywords, thresholds=THRESHOLDS, negatives=negatives),
+    )
+    counts = harvest["kind"].value_counts()
+    line("harvest", f"{counts.get('keyword', 0):,} keywords and {counts.get('negative', 0):,} negatives proposed")
+    proposed = timed("negatives", lambda: mine_negatives(terms=terms, min_clicks=10, negatives=negatives))
+    types = proposed["match_type"].value_counts()
+    line(
+        "negatives",
+        f"{types.get('NEGATIVE_EXACT', 0):,} exact and {types.get('NEGATIVE_PHRASE', 0):,} phrase proposed",
+    )
+    grams = timed("ngrams", lambda: ngram_table(terms=terms))
+    line("ngrams", f"{len(grams):,} grams")
+    conflicts = timed("conflicts", lambda: find_conflicts(negatives=proposed, terms=terms, keywords=keywords))
+    blocking = conflicts["negative_text"].nunique() if len(conflicts) else 0
+    line("conflicts", f"{len(conflicts):,} conflicts ({blocking:,} proposed negatives would block something)")
+    wall = sum(wall for wall, _cpu, _database in stages.values())
+    databases = [database for _wall, _cpu, database in stages.values()]
+    if any(database is None for database in databases):
+        return wall, None
+    return wall, sum(cpu for _wall, cpu, _database in stages.values()) + sum(databases)
+
+
+def result_line(wall: float, cpu: float | None) -> str:
+    load = os.getloadavg()[0]
+    cpu_part = "" if cpu is None else f" cpu_s={cpu:.2f}"
+    return f"RESULT keyword_pipeline_s={wall:.2f}{cpu_part} load_average={load:.1f} cores={os.cpu_count()}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the seeded organization")
+    parser.add_argument("--organization", help="time an organization seeded earlier with --keep (its slug)")
     args = parser.parse_args()
     end = datetime.now(UTC).date()
     start = end - timedelta(days=DAYS - 1)
+    if args.organization:
+        organization = Organization.objects.get(slug=args.organization)
+        print(result_line(*run_pipeline(organization, start, end)))
+        return
     suffix = uuid.uuid4().hex[:8]
     organization = Organization.objects.create(name="Bench keywords", slug=f"bench-kw-{suffix}", home_currency="USD")
     try:
@@ -281,52 +369,13 @@ def main():
         seeded = seed(organization, args.rows, end)
         print(
             f"seeded {seeded['rows']:,} search-term fact rows ({seeded['distinct_terms']:,} distinct terms, "
-            f"{seeded['keywords']:,} keywords, {seeded['negatives']:,} negatives) in {time.perf_counter() - started:.1f} s",
+            f"{seeded['keywords']:,} keywords, {seeded['negatives']:,} negatives) for {organization.slug} "
+            f"in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE analytics_adperformancedaily")
-        stages: dict[str, float] = {}
-
-        def timed(stage, function):
-            began = time.perf_counter()
-            result = function()
-            stages[stage] = time.perf_counter() - began
-            return result
-
-        terms = timed("load", lambda: selectors.search_terms_frame(organization=organization, start=start, end=end))
-        keywords = selectors.keywords_frame(organization=organization)
-        negatives = selectors.negatives_frame(organization=organization)
-        print(f"load: {stages['load']:.2f} s, {len(terms):,} frame rows from {seeded['rows']:,} facts", flush=True)
-        terms = timed("normalise", lambda: text.annotate(terms))
-        print(f"normalise: {stages['normalise']:.2f} s, {terms['term_code'].nunique():,} distinct terms", flush=True)
-        harvest = timed(
-            "harvest",
-            lambda: harvest_search_terms(terms=terms, keywords=keywords, thresholds=THRESHOLDS, negatives=negatives),
-        )
-        counts = harvest["kind"].value_counts()
-        print(
-            f"harvest: {stages['harvest']:.2f} s, {counts.get('keyword', 0):,} keywords and "
-            f"{counts.get('negative', 0):,} negatives proposed",
-            flush=True,
-        )
-        proposed = timed("negatives", lambda: mine_negatives(terms=terms, min_clicks=10, negatives=negatives))
-        types = proposed["match_type"].value_counts()
-        print(
-            f"negatives: {stages['negatives']:.2f} s, {types.get('NEGATIVE_EXACT', 0):,} exact and "
-            f"{types.get('NEGATIVE_PHRASE', 0):,} phrase proposed",
-            flush=True,
-        )
-        grams = timed("ngrams", lambda: ngram_table(terms=terms))
-        print(f"ngrams: {stages['ngrams']:.2f} s, {len(grams):,} grams", flush=True)
-        conflicts = timed("conflicts", lambda: find_conflicts(negatives=proposed, terms=terms, keywords=keywords))
-        print(
-            f"conflicts: {stages['conflicts']:.2f} s, {len(conflicts):,} conflicts "
-            f"({conflicts['negative_text'].nunique() if len(conflicts) else 0:,} negatives would block something)",
-            flush=True,
-        )
-        total = sum(stages.values())
-        print(f"RESULT keyword_pipeline_s={total:.2f}")
+        with connection.cursor() as cursor:  # a report table at rest: statistics and visibility up to date
+            cursor.execute("VACUUM ANALYZE analytics_adperformancedaily")
+        print(result_line(*run_pipeline(organization, start, end)))
     finally:
         if not args.keep:
             with connection.cursor() as cursor:

@@ -34,6 +34,12 @@ SCHEDULES = {
         "expires": 50 * 60,
         "description": "Send each organization's weekly digest once it is Monday 08:00 in its time zone (once a week).",
     },
+    "campaigns.run-due-rules": {
+        "task": "campaigns.tasks.run_due_rules",
+        "crontab": {"minute": "20"},
+        "expires": 50 * 60,
+        "description": "Run each enabled daily or weekly rule once a period, from 06:00 in the organization time zone.",
+    },
     "connectors.fan-out-due-syncs": {
         "task": "connectors.tasks.fan_out_due_syncs",
         "crontab": {"minute": "*/5"},
@@ -45,5 +51,11 @@ SCHEDULES = {
         "crontab": {"minute": "*/5"},
         "expires": 4 * 60,
         "description": "Resume runs whose worker died and re-send runs whose message was lost.",
+    },
+    "connectors.push-proposals-due": {
+        "task": "connectors.tasks.push_proposals_due",
+        "crontab": {"minute": "*/2"},
+        "expires": 100,
+        "description": "Push approved changes whose push was lost or left unfinished by a worker that stopped.",
     },
 }

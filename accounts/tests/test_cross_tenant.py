@@ -25,6 +25,12 @@ SAMPLES = {
     "panel": lambda org: "kpis",
     "page": lambda org: "overview",
     "alert_id": lambda org: _alert(org).pk,
+    "rule_id": lambda org: _rule(org).pk,
+    "run_id": lambda org: _rule_run(org).pk,
+    "proposal_id": lambda org: _proposal(org).pk,
+    "seller_event_id": lambda org: _seller_event(org).pk,
+    "experiment_id": lambda org: _experiment(org).pk,
+    "ad_copy_id": lambda org: _ad_copy(org).pk,
 }
 
 
@@ -46,6 +52,68 @@ def _alert(org):
     return AlertFactory(organization=org)
 
 
+def _proposal(org):
+    from campaigns.tests.factories import ProposalFactory
+
+    return ProposalFactory(organization=org)
+
+
+def _seller_event(org):
+    from datetime import date
+
+    from campaigns.models import SellerEvent
+
+    return SellerEvent.unscoped_objects.create(
+        organization=org, key="prime_day", marketplace="US", start=date(2026, 7, 14), end=date(2026, 7, 15)
+    )
+
+
+def _rule(org):
+    from campaigns.models import Rule
+
+    return Rule.unscoped_objects.create(
+        organization=org,
+        name="Sample rule",
+        scope="campaign",
+        conditions=[{"metric": "spend", "window_days": 7, "op": "gt", "value": 0}],
+        action={"type": "pause", "value": None, "ignore_last_days": 0},
+    )
+
+
+def _rule_run(org):
+    from campaigns.models import RuleRun
+
+    return RuleRun.unscoped_objects.create(organization=org, rule=_rule(org))
+
+
+def _experiment(org):
+    from campaigns.models import Experiment, ExperimentVariant
+
+    experiment = Experiment.unscoped_objects.create(
+        organization=org, name="Sample test", channel="amazon_ads", metric="ctr"
+    )
+    for position, name in enumerate("AB"):
+        ExperimentVariant.unscoped_objects.create(
+            organization=org, experiment=experiment, name=name, position=position, campaign_id=f"C-{name}"
+        )
+    return experiment
+
+
+def _ad_copy(org):
+    from campaigns.models import AdCopy
+
+    return AdCopy.unscoped_objects.create(
+        organization=org,
+        product="Desk lamp",
+        market="US",
+        language="en",
+        channel="google_ads",
+        headline="Desk lamp",
+        body="A lamp for your desk.",
+        provider="templates",
+    )
+
+
 def _file_import(org):
     from connectors.tests.factories import FileImportFactory
 
@@ -53,7 +121,19 @@ def _file_import(org):
 
 
 # kwargs that name an object (as opposed to a fixed word such as a section)
-OBJECT_KWARGS = {"membership_id", "invitation_id", "connection_id", "import_id", "alert_id"}
+OBJECT_KWARGS = {
+    "membership_id",
+    "invitation_id",
+    "connection_id",
+    "import_id",
+    "alert_id",
+    "rule_id",
+    "run_id",
+    "proposal_id",
+    "seller_event_id",
+    "experiment_id",
+    "ad_copy_id",
+}
 
 
 def _walk(patterns, prefix_kwargs=frozenset()):

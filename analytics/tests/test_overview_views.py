@@ -15,12 +15,12 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from accounts.models import Role
-from accounts.tests.factories import OrganizationFactory, member
 from accounts.scoping import organization_scope
+from accounts.tests.factories import OrganizationFactory, member
 from analytics import rollups
 from analytics.profit import product_cost_set
-from analytics.tasks import refresh_rollups
 from analytics.query import today_in
+from analytics.tasks import refresh_rollups
 from analytics.tests.factories import AdRollupFactory, DataSourceFactory, FxRateFactory, SalesRollupFactory
 
 pytestmark = pytest.mark.django_db

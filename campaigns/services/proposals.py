@@ -324,3 +324,21 @@ def proposal_rollback(*, organization: Organization, actor: User, proposal_id: i
     )
     _dispatch_push(organization)
     return rollback
+
+
+def proposals_release(*, ids: Iterable[int], message: str) -> int:
+    """Undo the claim of proposals a busy platform did not answer: back to ``approved`` for the next push, with
+    the reason shown on the row. Returns how many went back."""
+    return Proposal.unscoped_objects.filter(pk__in=list(ids), status=ProposalStatus.PUSHING).update(
+        status=ProposalStatus.APPROVED, result_code="retrying", result_message=message, updated_at=timezone.now()
+    )
+
+
+def organizations_with_due_pushes(*, approved_grace: timedelta, now=None) -> list[int]:
+    """Organizations (beat fan-out) with proposals whose push was lost: approved and untouched for longer than
+    ``approved_grace``, or left ``pushing`` by a worker that died (``STALE_PUSH``)."""
+    now = now or timezone.now()
+    due = Q(status=ProposalStatus.APPROVED, updated_at__lt=now - approved_grace) | Q(
+        status=ProposalStatus.PUSHING, updated_at__lt=now - STALE_PUSH
+    )
+    return list(Proposal.unscoped_objects.filter(due).values_list("organization_id", flat=True).distinct())
