@@ -158,9 +158,12 @@ def proposals_create(
 
 
 def _dispatch_push(organization: Organization) -> None:
+    """Queue the push after commit, by task name (a signature runs eagerly where Celery is eager, as in the
+    browser tests, and goes to the broker everywhere else)."""
     from celery import current_app
 
-    transaction.on_commit(lambda: current_app.send_task(PUSH_TASK, kwargs={"organization_id": organization.pk}))
+    push = current_app.signature(PUSH_TASK, kwargs={"organization_id": organization.pk})
+    transaction.on_commit(push.apply_async)
 
 
 @transaction.atomic
