@@ -723,7 +723,7 @@ def _rounded(value: float, metric: str):
 def _clause(condition: Condition, actual: float, currency: str) -> str:
     kind = METRICS[condition.metric][1]
     return ngettext(
-        "%(metric)s over the last day %(actual)s %(op)s %(value)s",
+        "%(metric)s over the last %(days)s day %(actual)s %(op)s %(value)s",
         "%(metric)s over %(days)s days %(actual)s %(op)s %(value)s",
         condition.window_days,
     ) % {
@@ -773,7 +773,7 @@ def describe_condition(condition: Mapping) -> str:
     days = condition.get("window_days")
     value = _number(condition.get("value"))
     return ngettext(
-        "%(metric)s over the last day %(op)s %(value)s",
+        "%(metric)s over the last %(days)s day %(op)s %(value)s",
         "%(metric)s over %(days)s days %(op)s %(value)s",
         days if isinstance(days, int) else 2,
     ) % {

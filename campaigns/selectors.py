@@ -26,6 +26,7 @@ from accounts.models import Organization
 from analytics.models import AdPerformanceDaily, Grain
 from campaigns.models import (
     OPEN_PROPOSAL_STATUSES,
+    Campaign,
     MatchType,
     NegativeKeyword,
     Proposal,
@@ -396,4 +397,120 @@ def tool_runs_for_filter(*, organization: Organization, limit: int = 20, include
         ToolRun.unscoped_objects.filter(organization=organization)
         .filter(Q(pk__in=latest) | Q(pk__in=list(include)))
         .order_by("-created_at", "-pk")
+    )
+
+
+# --- the Keywords page: the keywords and targets in place ---------------------------------------------------------
+
+KEYWORD_PAGE_SIZE = 50
+# sort key in the URL -> the columns it orders by; ties fall back to the newest row, then the id, so pages never
+# overlap. A keyword without its own bid sorts by the ad group's default bid, which is the one it bids.
+KEYWORD_SORTS = {
+    "keyword": ("text", "match_type"),
+    "campaign": ("campaign_name", "ad_group_name"),
+    "match": ("match_type",),
+    "bid": ("bid_in_force",),
+    "state": ("state",),
+    "seen": ("created_at",),
+}
+KEYWORD_DEFAULT_SORT = "-seen"
+
+
+@dataclass(frozen=True)
+class KeywordTable:
+    """One page of the organization's keywords and targets, and where the page sits in the whole."""
+
+    rows: list[dict]
+    total_rows: int
+    page: int
+    pages: int
+
+
+def keywords_in_place(
+    *,
+    organization: Organization,
+    channels: Sequence[str] = (),
+    marketplaces: Sequence[str] = (),
+    campaigns: Sequence[str] = (),
+    search: str = "",
+    sort: str = KEYWORD_DEFAULT_SORT,
+    page: int = 1,
+    page_size: int = KEYWORD_PAGE_SIZE,
+) -> KeywordTable:
+    """The keywords and targets the syncs stored for the organization (every match type and state), filtered by
+    the channels and marketplaces of their ad accounts, by campaign (``campaigns``: the platforms' campaign ids)
+    and by a case-insensitive ``search`` in the text; sorted by one of ``KEYWORD_SORTS`` (``-`` for descending,
+    newest first by default, so what the last sync brought in comes first) and cut to one page in the database.
+
+    Each row: pk, text, match_type, state, bid (Decimal, None when the ad group's default applies), default_bid
+    (the ad group's), currency, channel, account_id, marketplace, campaign_id, campaign_name, ad_group_id,
+    ad_group_name, created_at (when a sync first stored it) and updated_at (when a sync last wrote it). One query
+    (the total rides along as a window count); a page past the end costs a second one to count."""
+    targets = Target.unscoped_objects.filter(organization=organization)
+    if channels:
+        targets = targets.filter(ad_group__campaign__ad_account__channel__in=list(channels))
+    if marketplaces:
+        targets = targets.filter(ad_group__campaign__ad_account__marketplace__in=list(marketplaces))
+    if campaigns:
+        targets = targets.filter(ad_group__campaign__external_id__in=[str(campaign) for campaign in campaigns])
+    if search.strip():
+        targets = targets.filter(text__icontains=search.strip())
+    key = sort.removeprefix("-")
+    if key not in KEYWORD_SORTS:
+        sort, key = KEYWORD_DEFAULT_SORT, KEYWORD_DEFAULT_SORT.removeprefix("-")
+    descending = sort.startswith("-")
+    order = [
+        F(column).desc(nulls_last=True) if descending else F(column).asc(nulls_last=True)
+        for column in KEYWORD_SORTS[key]
+    ]
+    # row key -> the column it reads ("ad_group_id" and the like cannot be annotation names: Target has them)
+    columns = {
+        "pk": "pk",
+        "text": "text",
+        "match_type": "match_type",
+        "state": "state",
+        "bid": "bid",
+        "default_bid": "ad_group__default_bid",
+        "currency": "ad_group__campaign__ad_account__currency",
+        "channel": "ad_group__campaign__ad_account__channel",
+        "account_id": "ad_group__campaign__ad_account__external_id",
+        "marketplace": "ad_group__campaign__ad_account__marketplace",
+        "campaign_id": "ad_group__campaign__external_id",
+        "campaign_name": "ad_group__campaign__name",
+        "ad_group_id": "ad_group__external_id",
+        "ad_group_name": "ad_group__name",
+        "created_at": "created_at",
+        "updated_at": "updated_at",
+    }
+    page = max(1, page)
+    offset = (page - 1) * page_size
+    found = list(
+        targets.annotate(
+            campaign_name=F("ad_group__campaign__name"),
+            ad_group_name=F("ad_group__name"),
+            bid_in_force=Coalesce("bid", "ad_group__default_bid"),
+            total_rows=Window(Count("*")),
+        )
+        .order_by(*order, "-created_at", "-pk")
+        .values_list(*columns.values(), "total_rows")[offset : offset + page_size]
+    )
+    total = found[0][-1] if found else targets.count() if page > 1 else 0
+    rows = [dict(zip(columns, row[:-1], strict=True)) for row in found]
+    return KeywordTable(rows=rows, total_rows=total, page=page, pages=max(1, math.ceil(total / page_size)))
+
+
+def keyword_campaign_options(*, organization: Organization) -> list[dict]:
+    """The organization's campaigns that hold keywords or targets, for the campaign filter: campaign_id (the
+    platform's), name, channel and marketplace, by name. One query."""
+    holding = Target.unscoped_objects.filter(organization=organization, ad_group__campaign=OuterRef("pk"))
+    return list(
+        Campaign.unscoped_objects.filter(organization=organization)
+        .filter(Exists(holding))
+        .order_by("name", "external_id", "pk")
+        .values(
+            "name",
+            campaign_id=F("external_id"),
+            channel=F("ad_account__channel"),
+            marketplace=F("ad_account__marketplace"),
+        )
     )

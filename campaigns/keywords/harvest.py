@@ -33,6 +33,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from campaigns.keywords import text
 from campaigns.keywords.conflicts import NEGATIVE_EXACT, active, match_negatives, scope_keys, with_language
@@ -309,12 +310,17 @@ def _percent(value: float) -> str:
 
 
 def _keyword_reasons(rows: pd.DataFrame) -> list[str]:
-    message = _(
-        "%(orders)s orders from %(clicks)s clicks (CVR %(cvr)s, ACoS %(acos)s, %(sales)s sales on %(cost)s): "
-        "add as an exact keyword at %(bid)s"
-    )
+    def message(orders):
+        return ngettext(
+            "%(orders)s order from %(clicks)s clicks (CVR %(cvr)s, ACoS %(acos)s, %(sales)s sales on %(cost)s): "
+            "add as an exact keyword at %(bid)s",
+            "%(orders)s orders from %(clicks)s clicks (CVR %(cvr)s, ACoS %(acos)s, %(sales)s sales on %(cost)s): "
+            "add as an exact keyword at %(bid)s",
+            int(orders),
+        )
+
     return [
-        message
+        message(orders)
         % {
             "orders": orders,
             "clicks": clicks,

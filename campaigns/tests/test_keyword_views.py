@@ -1,8 +1,9 @@
-"""Keywords page: the search-term table (sorting, search, paging), the n-gram tab, the HTMX partials, and the tool
-forms that propose changes and send the seller to the Changes page; tenancy, roles and query counts."""
+"""Keywords page: the search-term table (sorting, search, paging), the n-gram tab, the keywords in place, the HTMX
+partials, and the tool forms that propose changes and send the seller to the Changes page; tenancy, roles and query
+counts."""
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.models import Organization, Role
 from accounts.tests.factories import MembershipFactory, OrganizationFactory, member
-from campaigns.models import Proposal, ToolRun
+from campaigns.models import AdAccount, AdGroup, Campaign, Proposal, Target, ToolRun
 from campaigns.tests.factories import search_term_fact
 
 pytestmark = pytest.mark.django_db
@@ -215,3 +216,211 @@ def test_query_count_does_not_grow_with_rows(client, org, tab):
         counts.append(len(queries))
     assert counts[0] == counts[1]
     assert counts[1] <= 8
+
+
+# --- the "Keywords in place" tab ----------------------------------------------------------------------------------
+
+IN_PLACE = {**WINDOW, "tab": "in_place"}
+
+
+def _ad_group(org, *, channel="amazon_ads", account="A1", marketplace="US", currency="USD", campaign, group):
+    """An ad group (and its campaign and ad account, made once) as a sync stores them."""
+    ad_account, _ = AdAccount.unscoped_objects.get_or_create(
+        organization=org,
+        channel=channel,
+        external_id=account,
+        defaults={"name": account, "marketplace": marketplace, "currency": currency},
+    )
+    campaign_id, campaign_name = campaign
+    stored, _ = Campaign.unscoped_objects.get_or_create(
+        organization=org, ad_account=ad_account, external_id=campaign_id, defaults={"name": campaign_name}
+    )
+    group_id, group_name, default_bid = group
+    return AdGroup.unscoped_objects.create(
+        organization=org, campaign=stored, external_id=group_id, name=group_name, default_bid=default_bid
+    )
+
+
+def _target(ad_group, external_id, text, match_type, *, bid=None, state="ENABLED", seen=None):
+    target = Target.unscoped_objects.create(
+        organization=ad_group.organization,
+        ad_group=ad_group,
+        external_id=external_id,
+        text=text,
+        match_type=match_type,
+        bid=bid,
+        state=state,
+    )
+    if seen is not None:  # when a sync first stored it
+        Target.unscoped_objects.filter(pk=target.pk).update(created_at=seen, updated_at=seen)
+    return target
+
+
+def _at(day: int, hour: int = 9):
+    return datetime(2026, 11, day, hour, tzinfo=UTC)
+
+
+@pytest.fixture
+def targets(org):
+    """A manual campaign with an exact and a broad ad group on Amazon US, an auto campaign, and a Google Ads
+    campaign; "desk lamp" is the newest keyword (the last sync brought it in)."""
+    exact = _ad_group(org, campaign=("C2", "Lamps manual"), group=("G3", "Lamps exact", Decimal("0.60")))
+    broad = _ad_group(org, campaign=("C2", "Lamps manual"), group=("G4", "Lamps broad", Decimal("0.45")))
+    auto = _ad_group(org, campaign=("C1", "Lamps auto"), group=("G1", "Lamps", Decimal("0.50")))
+    google = _ad_group(
+        org,
+        channel="google_ads",
+        account="G-1",
+        marketplace="",
+        campaign=("S1", "Search lamps"),
+        group=("S1G", "All", None),
+    )
+    _target(exact, "K1", "table lamp", "EXACT", bid=Decimal("1.2000"), seen=_at(1))
+    _target(broad, "K2", "lamp", "BROAD", seen=_at(1))  # bids the ad group's default
+    _target(auto, "T1", "close-match", "TARGETING_EXPRESSION_PREDEFINED", bid=Decimal("0.3500"), seen=_at(1))
+    _target(google, "GK1", "lamp shade", "PHRASE", bid=Decimal("0.9000"), state="PAUSED", seen=_at(2))
+    _target(exact, "K9", "desk lamp", "EXACT", bid=Decimal("0.7500"), seen=_at(20, 14))
+
+
+def in_place_rows(response):
+    return [(row["text"], row["match_type"], row["ad_group_id"]) for row in response.context_data["table"].rows]
+
+
+def test_in_place_tab_lists_the_keywords_and_targets_newest_first(owner_client, org, targets):
+    Organization.objects.filter(pk=org.pk).update(time_zone="Asia/Shanghai")
+
+    response = owner_client.get(url("keywords", org), IN_PLACE)
+
+    assert response.status_code == 200
+    assert in_place_rows(response) == [
+        ("desk lamp", "EXACT", "G3"),  # seen on 20 November: first
+        ("lamp shade", "PHRASE", "S1G"),
+        ("close-match", "TARGETING_EXPRESSION_PREDEFINED", "G1"),  # the same morning: the latest stored first
+        ("lamp", "BROAD", "G4"),
+        ("table lamp", "EXACT", "G3"),
+    ]
+    newest = response.context_data["table"].rows[0]
+    assert (newest["campaign_id"], newest["campaign_name"], newest["ad_group_name"]) == (
+        "C2",
+        "Lamps manual",
+        "Lamps exact",
+    )
+    assert (newest["bid"], newest["currency"], newest["channel"], newest["marketplace"]) == (
+        Decimal("0.7500"),
+        "USD",
+        "amazon_ads",
+        "US",
+    )
+    assert newest["created_at"] == _at(20, 14)
+    assert response.context_data["table"].total_rows == 5
+    body = response.content.decode()
+    assert 'class="filter-bar"' in body and 'id="tool-forms"' in body and 'id="keyword-tab"' in body
+    assert 'aria-current="page">Keywords in place</a>' in body
+    assert "Seen since" in body and "2026-11-20 22:00" in body  # in the organization's time zone
+    assert "Automatic target" in body and "$0.45" in body and "ad group default" in body  # the broad keyword
+    assert [value for value, _label in response.context_data["channel_options"]] == ["amazon_ads", "google_ads"]
+    assert [c["campaign_id"] for c in response.context_data["campaign_options"]] == ["C1", "C2", "S1"]  # by name
+
+
+def test_in_place_htmx_request_gets_only_the_tab_filtered_and_sorted(owner_client, org, targets):
+    response = owner_client.get(
+        url("keywords", org), {**IN_PLACE, "campaign": "C2", "q": "LAMP", "sort": "-bid"}, headers=HX
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="keyword-tab"')
+    assert "<html" not in body and 'id="tool-forms"' not in body
+    assert "HX-Request" in response["Vary"]
+    assert in_place_rows(response) == [  # a keyword without its own bid sorts by its ad group's default
+        ("table lamp", "EXACT", "G3"),
+        ("desk lamp", "EXACT", "G3"),
+        ("lamp", "BROAD", "G4"),
+    ]
+    assert '<option value="C2" selected>Lamps manual · Amazon Ads · US</option>' in body
+    channel = owner_client.get(url("keywords", org), {**IN_PLACE, "channel": "google_ads"}, headers=HX)
+    assert in_place_rows(channel) == [("lamp shade", "PHRASE", "S1G")]
+    assert "Paused" in channel.content.decode()
+    by_text = owner_client.get(url("keywords", org), {**IN_PLACE, "sort": "keyword"}, headers=HX)
+    assert [text for text, _match, _group in in_place_rows(by_text)] == [
+        "close-match",
+        "desk lamp",
+        "lamp",
+        "lamp shade",
+        "table lamp",
+    ]
+
+
+def test_in_place_paging_and_no_match(owner_client, org, targets):
+    older = AdGroup.unscoped_objects.get(organization=org, external_id="G3")
+    Target.unscoped_objects.bulk_create(
+        Target(organization=org, ad_group=older, external_id=f"B{n}", text=f"bulb {n}", match_type="EXACT")
+        for n in range(48)
+    )
+    Target.unscoped_objects.filter(organization=org, external_id__startswith="B").update(created_at=_at(1, 0))
+
+    first = owner_client.get(url("keywords", org), IN_PLACE, headers=HX)
+    second = owner_client.get(url("keywords", org), {**IN_PLACE, "page": "2"}, headers=HX)
+    past = owner_client.get(url("keywords", org), {**IN_PLACE, "page": "9"}, headers=HX)
+    nothing = owner_client.get(url("keywords", org), {**IN_PLACE, "q": "no such keyword"}, headers=HX)
+
+    table = first.context_data["table"]
+    assert (len(table.rows), table.total_rows, table.page, table.pages) == (50, 53, 1, 2)
+    assert [row["text"] for row in table.rows[:6]] == [
+        "desk lamp",
+        "lamp shade",
+        "close-match",
+        "lamp",
+        "table lamp",
+    ] + ["bulb 47"]
+    assert [text for text, _match, _group in in_place_rows(second)] == ["bulb 2", "bulb 1", "bulb 0"]
+    assert 'rel="prev"' in second.content.decode() and 'rel="next"' not in second.content.decode()
+    assert in_place_rows(past) == [] and past.context_data["table"].total_rows == 53  # counted, not failed
+    assert nothing.context_data["table"].total_rows == 0
+    assert "No keywords or targets match this filter." in nothing.content.decode()
+
+
+def test_in_place_never_shows_another_organizations_keywords(client, org, other_org, targets):
+    theirs = _ad_group(other_org, campaign=("C2", "Their manual"), group=("X1", "Theirs", Decimal("0.50")))
+    _target(theirs, "Z1", "their secret keyword", "EXACT", bid=Decimal("2"), seen=_at(25))
+    user = member(org, Role.VIEWER)
+    MembershipFactory(organization=other_org, user=user, role=Role.VIEWER)
+    client.force_login(user)
+
+    ours = client.get(url("keywords", org), IN_PLACE)
+    same_campaign_id = client.get(url("keywords", org), {**IN_PLACE, "campaign": "C2"}, headers=HX)
+
+    assert "their secret keyword" not in ours.content.decode() and "Their manual" not in ours.content.decode()
+    assert len(in_place_rows(ours)) == 5
+    assert "their secret keyword" not in same_campaign_id.content.decode()
+    assert [text for text, _match, _group in in_place_rows(same_campaign_id)] == ["desk lamp", "lamp", "table lamp"]
+    assert in_place_rows(client.get(url("keywords", other_org), IN_PLACE)) == [("their secret keyword", "EXACT", "X1")]
+    client.force_login(member(OrganizationFactory(), Role.OWNER))
+    assert client.get(url("keywords", org), IN_PLACE).status_code == 404
+    assert client.get(url("keywords", org), IN_PLACE, headers=HX).status_code == 404
+
+
+def _many_targets(org, count):
+    group = _ad_group(org, campaign=("C1", "Lamps"), group=("G1", "Lamps", Decimal("0.50")))
+    for number in range(count):
+        _target(group, f"K{number}", f"keyword {number}", "EXACT", bid=Decimal("0.40"))
+
+
+@pytest.mark.parametrize(("partial", "expected"), [(False, 3), (True, 2)])  # the page also lists the campaigns
+def test_in_place_query_count_does_not_grow_with_rows(client, org, partial, expected):
+    other = OrganizationFactory()
+    user = member(org, Role.OWNER)
+    MembershipFactory(organization=other, user=user, role=Role.OWNER)
+    client.force_login(user)
+    _many_targets(org, 3)
+    _many_targets(other, 60)
+    headers = HX if partial else {}
+    counts = []
+    for organization in (org, other):
+        client.get(url("keywords", organization), IN_PLACE, headers=headers)  # warm the caches (membership, session)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url("keywords", organization), IN_PLACE, headers=headers)
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert len(response.context_data["table"].rows) == 50  # one page of the sixty
+    assert counts == [expected, expected]  # the page of keywords is one query, whatever the organization holds

@@ -430,7 +430,7 @@ def test_descriptions_for_pages():
         "ACoS over 30 days > 30.0%"
     )
     assert rules.describe_condition({"metric": "clicks", "window_days": 1, "op": "gte", "value": 10}) == (
-        "Clicks over the last day ≥ 10"
+        "Clicks over the last 1 day ≥ 10"
     )
     assert rules.describe_action({"type": "bid_pct", "value": -15}) == "Change the bid by a percentage: -15%"
     assert rules.describe_action({"type": "pause"}) == "Pause"

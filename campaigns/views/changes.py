@@ -46,13 +46,15 @@ class Filters:
 
     @classmethod
     def from_params(cls, params) -> Filters:
-        """Unknown or malformed values fall back to no filter: an old link still opens."""
-        status = params.get("status") or DEFAULT_STATUS
+        """Unknown or malformed values fall back to no filter: an old link still opens. One tool run's changes
+        show in every state by default, so approved rows stay in view while they are pushed."""
         kind = params.get("kind") or ""
         channel = params.get("channel") or ""
         run = params.get("run") or ""
+        default = ALL if run.isdigit() else DEFAULT_STATUS
+        status = params.get("status") or default
         return cls(
-            status=status if status in STATUS_FILTERS else DEFAULT_STATUS,
+            status=status if status in STATUS_FILTERS else default,
             kind=kind if kind in ProposalKind.values else "",
             channel=channel if channel in Channel.values else "",
             run=int(run) if run.isdigit() else None,
@@ -67,7 +69,8 @@ class Filters:
         return [self.status]
 
     def params(self, *, page: int | None = None) -> list[tuple[str, str]]:
-        pairs = [("status", self.status)] if self.status != DEFAULT_STATUS else []
+        default = ALL if self.run else DEFAULT_STATUS
+        pairs = [("status", self.status)] if self.status != default else []
         pairs += [(key, str(value)) for key, value in (("kind", self.kind), ("channel", self.channel)) if value]
         pairs += [("run", str(self.run))] if self.run else []
         return pairs + ([("page", str(page))] if page and page > 1 else [])

@@ -1,6 +1,8 @@
-"""The Keywords page: the search terms of a date range (a sortable, searchable, paged table) and their n-grams,
-and the two tools run from it, harvesting converting terms and finding negatives. A tool run proposes changes
-and sends the seller to the Changes page filtered to that run; nothing reaches a platform before approval."""
+"""The Keywords page: the search terms of a date range (a sortable, searchable, paged table), their n-grams and
+the keywords and targets in place (what the syncs found on the platforms, newest first), and the two tools run
+from it, harvesting converting terms and finding negatives. A tool run proposes changes and sends the seller to
+the Changes page filtered to that run; nothing reaches a platform before approval, and a pushed keyword shows in
+place once the next sync has read it back."""
 
 from __future__ import annotations
 
@@ -19,12 +21,17 @@ from analytics.query import RANGES, DashboardQuery, today_in
 from campaigns import selectors
 from campaigns.forms import HarvestForm, NegativesForm, selected_terms, term_value
 from campaigns.keywords.ngrams import ngram_table, wasted_roots
+from campaigns.models import MatchType
 from campaigns.services import keyword_tools
 
 TEMPLATE = "campaigns/keywords.html"
 PAGE_KEYS = ("tab", "q", "sort", "page", "n")
 WINDOW_KEYS = {"range", "start", "end", "channel", "marketplace"}
-TABS = {"terms": gettext_lazy("Search terms"), "ngrams": gettext_lazy("N-grams")}
+TABS = {
+    "terms": gettext_lazy("Search terms"),
+    "ngrams": gettext_lazy("N-grams"),
+    "in_place": gettext_lazy("Keywords in place"),
+}
 NGRAM_PAGE_SIZE = 50
 NGRAM_SORTS = {
     "ngram": "ngram",
@@ -69,20 +76,31 @@ def posted_query(request) -> DashboardQuery:
     return DashboardQuery.from_params(request.POST, today=today_in(request.organization.time_zone))
 
 
-def _headers(base: str, query: DashboardQuery, sort: str, columns: list[tuple[str, str]]) -> list[dict]:
+def _headers(
+    base: str,
+    query: DashboardQuery,
+    sort: str,
+    columns: list[tuple[str, str]],
+    *,
+    ascending: set[str] | None = None,
+    numeric: set[str] | None = None,
+) -> list[dict]:
     """Column headers with the link that sorts by them: the current column flips, another starts ascending
-    (the first, text column) or descending (metrics)."""
+    (text columns: the first one unless ``ascending`` names them) or descending (metrics). Numeric columns (all
+    but the first unless ``numeric`` names them) align right."""
+    ascending = {columns[0][0]} if ascending is None else ascending
+    numeric = {key for key, _label in columns[1:]} if numeric is None else numeric
     headers = []
     descending = sort.startswith("-")
-    for position, (key, label) in enumerate(columns):
+    for key, label in columns:
         current = sort.removeprefix("-") == key
-        target = (key if descending else f"-{key}") if current else (f"-{key}" if position else key)
+        target = (key if descending else f"-{key}") if current else (key if key in ascending else f"-{key}")
         headers.append(
             {
                 "label": label,
                 "url": f"{base}?{query.querystring(sort=target, page=None)}",
                 "aria_sort": ("descending" if descending else "ascending") if current else "",
-                "numeric": bool(position),
+                "numeric": key in numeric,
             }
         )
     return headers
@@ -178,12 +196,61 @@ def _ngrams_tab(request, query: DashboardQuery, base: str) -> dict:
     }
 
 
+def _in_place_tab(request, query: DashboardQuery, base: str) -> dict:
+    """The keywords and targets the syncs stored, newest first, and the campaigns to filter them by (the campaign
+    filter sits inside the tab, so the partial needs them too)."""
+    sort = query.param("sort", selectors.KEYWORD_DEFAULT_SORT)
+    if sort.removeprefix("-") not in selectors.KEYWORD_SORTS:
+        sort = selectors.KEYWORD_DEFAULT_SORT
+    table = selectors.keywords_in_place(
+        organization=request.organization,
+        channels=query.channels,
+        marketplaces=query.marketplaces,
+        campaigns=query.campaigns,
+        search=query.param("q"),
+        sort=sort,
+        page=_int(query.param("page")),
+    )
+    match_labels = dict(MatchType.choices)
+    for row in table.rows:
+        row["channel_label"] = channel_label(row["channel"])
+        row["match_label"] = match_labels.get(row["match_type"], row["match_type"])
+    campaigns = selectors.keyword_campaign_options(organization=request.organization)
+    for campaign in campaigns:
+        campaign["channel_label"] = channel_label(campaign["channel"])
+    columns = [
+        ("keyword", _("Keyword or target")),
+        ("campaign", _("Campaign / ad group")),
+        ("match", _("Match type")),
+        ("bid", _("Bid")),
+        ("state", _("State")),
+        ("seen", _("Seen since")),
+    ]
+    return {
+        "table": table,
+        "headers": _headers(
+            base, query, sort, columns, ascending={"keyword", "campaign", "match", "state"}, numeric={"bid"}
+        ),
+        "pager": _pager(base, query, table.page, table.pages),
+        "search": query.param("q"),
+        "campaign_options": campaigns,
+    }
+
+
+def _tab_context(request, query: DashboardQuery, base: str, tab: str) -> dict:
+    if tab == "ngrams":
+        return _ngrams_tab(request, query, base)
+    if tab == "in_place":
+        return _in_place_tab(request, query, base)
+    return _terms_tab(request, query, base)
+
+
 def keyword_context(request, query: DashboardQuery, *, harvest_form=None, negatives_form=None) -> dict:
     """What the page (or the tab partial) shows for ``query``."""
     tab = query.param("tab", "terms")
     tab = tab if tab in TABS else "terms"
     base = reverse("keywords", kwargs={"org_slug": request.organization.slug})
-    fresh = {"q": None, "sort": None, "page": None, "n": None}
+    fresh = {"q": None, "sort": None, "page": None, "n": None, "campaigns": ()}
     tabs = [
         (label, f"{base}?{query.querystring(tab=key if key != 'terms' else None, **fresh)}", key == tab)
         for key, label in TABS.items()
@@ -194,16 +261,23 @@ def keyword_context(request, query: DashboardQuery, *, harvest_form=None, negati
         "tab": tab,
         "tabs": tabs,
         "window_params": [(key, value) for key, value in query.params() if key in WINDOW_KEYS],
-        "keep_params": [(key, value) for key, value in query.params() if key not in {"q", "page"}],
+        "keep_params": [(key, value) for key, value in query.params() if key not in {"q", "page", "campaign"}],
         "can_run_tools": has_perm(request.membership.role, Perm.EDIT_CAMPAIGNS),
-        **(_ngrams_tab(request, query, base) if tab == "ngrams" else _terms_tab(request, query, base)),
+        **_tab_context(request, query, base, tab),
     }
     if not is_partial(request):
         context["harvest_form"] = harvest_form or HarvestForm()
         context["negatives_form"] = negatives_form or NegativesForm()
-        options = selectors.search_term_filter_options(
-            organization=request.organization, start=query.start, end=query.end
-        )
+        if tab == "in_place":  # the channels and marketplaces of the campaigns listed, already read
+            campaigns = context["campaign_options"]
+            options = {
+                "channels": sorted({campaign["channel"] for campaign in campaigns}),
+                "marketplaces": sorted({campaign["marketplace"] for campaign in campaigns if campaign["marketplace"]}),
+            }
+        else:
+            options = selectors.search_term_filter_options(
+                organization=request.organization, start=query.start, end=query.end
+            )
         context["channel_options"] = [(value, channel_label(value)) for value in options["channels"]]
         context["marketplace_options"] = options["marketplaces"]
         context["ranges"] = RANGES
