@@ -139,7 +139,7 @@ def harvest_search_terms(
         (sums["orders"] >= limits["min_orders"].astype(float))
         & (sums["clicks"] >= limits["min_clicks"].astype(float))
         & (np.isnan(max_acos) | (acos <= np.where(np.isnan(max_acos), np.inf, max_acos)))
-        & (units.keys[units.term] != "")
+        & text.keyword_terms(units.keys[units.term])
     )
     chosen = np.flatnonzero(keep)
     if not len(chosen):

@@ -106,7 +106,7 @@ def mine_negatives(
     frame = text.annotate(terms, language=language)
     units = term_units(frame, [*CAMPAIGN, "language"])
     floor = min_spend or 0.0
-    wasted = _wasted(units.sums, min_clicks, floor) & (units.keys[units.term] != "")
+    wasted = _wasted(units.sums, min_clicks, floor) & text.keyword_terms(units.keys[units.term])
     if negatives is not None and not negatives.empty and wasted.any():
         wasted, units = _drop_negated(frame, units, wasted, negatives, min_clicks, floor)
     chosen = np.flatnonzero(wasted)

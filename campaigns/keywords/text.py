@@ -297,3 +297,13 @@ def annotate(terms: pd.DataFrame, *, language: str | None = None) -> pd.DataFram
         grouped = frame.groupby(scope, sort=True, observed=True, dropna=False)
         frame = frame.assign(campaign_code=grouped.ngroup().to_numpy(dtype=np.int64))
     return frame
+
+
+ASIN_PATTERN = r"b0[0-9a-z]{8}"
+
+
+def keyword_terms(keys) -> np.ndarray:
+    """Which normalized search terms can become keywords or negative keywords: not empty (Amazon's "*"), and not
+    an ASIN (a product page the shopper came from: a product target, not a keyword)."""
+    series = pd.Series(keys, dtype=object).fillna("")
+    return ((series != "") & ~series.str.fullmatch(ASIN_PATTERN)).to_numpy(dtype=bool)

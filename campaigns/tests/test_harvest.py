@@ -231,3 +231,14 @@ def test_nothing_converting_gives_an_empty_frame():
     empty = harvest([term("red shirt")][:0])
     assert empty.empty
     assert list(empty.columns) == HARVEST_COLUMNS
+
+
+def test_asins_and_undisclosed_terms_are_not_harvested():
+    rows = [
+        term("*", clicks=50, cost=10.0, orders=5, sales=150.0),  # Amazon's undisclosed term
+        term("B0ABCDE123", clicks=50, cost=10.0, orders=5, sales=150.0),  # a product page: a product target
+        term("lamp b0 style", clicks=50, cost=10.0, orders=5, sales=150.0),  # words that only start like one
+    ]
+    assert [row[3] for row in proposals(harvest(rows, destinations=DESTINATIONS)) if row[0] == "keyword"] == [
+        "lamp b0 style"
+    ]

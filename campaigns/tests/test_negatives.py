@@ -182,3 +182,8 @@ def test_nothing_wasted_gives_an_empty_frame():
     empty = mine([term("red shirt")][:0])
     assert empty.empty
     assert list(empty.columns) == NEGATIVE_COLUMNS
+
+
+def test_asins_and_undisclosed_terms_are_not_made_negative_keywords():
+    rows = [term("*", clicks=40, cost=20.0), term("b0abcde123", clicks=40, cost=20.0), term("cheap lamp", clicks=40)]
+    assert [row[2] for row in proposals(mine(rows))] == ["cheap lamp"]
