@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 PUSHERS: dict[str, str] = {
     Channel.AMAZON_ADS: "connectors.backends.amazon_ads.push",
     Channel.GOOGLE_ADS: "connectors.backends.google_ads.push",
+    Channel.META: "connectors.backends.meta.push",
+    Channel.TIKTOK_ADS: "connectors.backends.tiktok_ads.push",
 }
 # campaigns.Channel -> the Connection.platform its accounts are connected through
 PLATFORM_OF_CHANNEL: dict[str, str] = {

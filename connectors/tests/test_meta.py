@@ -212,7 +212,7 @@ def test_the_login_url_and_the_consent_page(fake, backend):
         "client_id": [CLIENT_ID],
         "redirect_uri": [REDIRECT],
         "state": ["st-123"],
-        "scope": ["ads_read,business_management"],
+        "scope": ["ads_read,ads_management,business_management"],
         "response_type": ["code"],
     }
     allowed = urlsplit(consent(backend))

@@ -38,14 +38,14 @@ def result(proposal: Proposal) -> tuple:
 
 
 def test_a_channel_without_a_pusher_fails_with_a_pointer_to_the_platforms_console(org, owner):
-    proposal = approve(org, owner, "meta")
+    proposal = approve(org, owner, "shopee_ads")
 
     assert push_proposals.delay(organization_id=org.pk).get() == 1
 
     assert result(proposal) == (
         ProposalStatus.FAILED,
         "unsupported",
-        "Pushing to Meta is not available yet; make this change in the platform's console.",
+        "Pushing to Shopee Ads is not available yet; make this change in the platform's console.",
     )
     assert proposal.push_attempts == 1
     assert AuditEvent.unscoped_objects.filter(organization=org, verb="campaigns.proposal_push_failed").count() == 1

@@ -46,7 +46,7 @@ from connectors.http import PlatformHTTP, raise_for_status
 logger = logging.getLogger(__name__)
 
 PLATFORM = "Meta"
-SCOPES = "ads_read,business_management"
+SCOPES = "ads_read,ads_management,business_management"  # ads_management: pushing approved changes
 EXPIRY_MARGIN_SECONDS = 7 * 24 * 3600  # a token this close to its end is treated as over: reconnect now
 THROTTLE_CODES = frozenset({4, 17, 32, 613, *range(80000, 80015)})
 TOKEN_CODES = frozenset({102, 190})  # session or access token invalid, expired or revoked
@@ -197,7 +197,7 @@ def raise_graph_error(response: httpx.Response) -> None:
         raise AuthorizationError(
             _(
                 "Meta refused access to this ad account: the permission to read ads was not granted or was taken "
-                "back. Reconnect Meta and allow ads_read and business_management."
+                "back. Reconnect Meta and allow ads_read, ads_management and business_management."
             ),
             detail=detail,
         )

@@ -12,7 +12,12 @@ Standard library only: ``make_app(public_url)`` returns a WSGI app serving, unde
 - ``GET /graph/{v}/act_{id}/campaigns|adsets|ads`` (``fields``, ``limit``, cursor paging);
 - ``GET /graph/{v}/act_{id}/insights`` (synchronous, paged) and ``POST`` (an async report run:
   ``{"report_run_id"}``); ``GET /graph/{v}/{report_run_id}`` walks Job Not Started -> Job Started -> Job Running
-  -> Job Completed over successive polls; ``GET /graph/{v}/{report_run_id}/insights`` pages the result.
+  -> Job Completed over successive polls; ``GET /graph/{v}/{report_run_id}/insights`` pages the result;
+- ``GET /graph/{v}/{campaign_id}`` (``fields``) and ``POST /graph/{v}/{campaign_id}`` with ``status`` (ACTIVE,
+  PAUSED, ARCHIVED, DELETED) and/or ``daily_budget`` (minor units): ``{"success": true}``, the change applied to
+  the dataset so the next sync reads it. Refusals as Meta words them: a budget on a campaign whose ad sets hold
+  the budgets, one below ``MIN_DAILY_BUDGET`` (code 100 with ``error_user_title``/``error_user_msg``), any change
+  to an archived campaign but DELETED, any change to a deleted one [U: subcodes and wording as remembered].
 
 Every Graph call needs ``access_token`` (query, form body or ``Authorization: Bearer``) and, since the fake app
 "requires app secret", ``appsecret_proof`` = hex HMAC-SHA256(app secret, token). Answers carry the usage
@@ -46,6 +51,7 @@ import threading
 import time
 from collections import deque
 from datetime import date, timedelta
+from decimal import Decimal
 from urllib.parse import parse_qs, urlencode
 
 from connectors.backends.meta.demo_data import (
@@ -57,7 +63,7 @@ from connectors.backends.meta.demo_data import (
 )
 
 CLIENTS = {"chuhai-fake-meta_app_id": "chuhai-fake-meta_app_secret"}
-SCOPES = ("ads_read", "business_management")
+SCOPES = ("ads_read", "ads_management", "business_management")
 SHORT_TTL = 2 * 3600
 LONG_TTL = 5183944
 CODE_TTL = 600
@@ -66,7 +72,19 @@ DEMO_ACCESS_TOKEN = "EAAChuhaiDemoSellerSystemUserTokenHearthAndGrainHome"
 # What MetaBackend.exchange_code returns for the demo seller: a token without an expiry (a system user's).
 DEMO_CREDENTIALS = {"access_token": DEMO_ACCESS_TOKEN, "token_type": "bearer", "expires_at": None}
 
-ENDPOINTS = ("token", "adaccounts", "entities", "insights", "job_create", "job_status", "job_results")
+ENDPOINTS = (
+    "token",
+    "adaccounts",
+    "entities",
+    "insights",
+    "job_create",
+    "job_status",
+    "job_results",
+    "campaign_get",
+    "campaign_update",
+)
+MIN_DAILY_BUDGET = 100  # minor units: Meta's smallest daily budget for impression billing, 1.00 in USD [U]
+CAMPAIGN_STATUSES = ("ACTIVE", "PAUSED", "DELETED", "ARCHIVED")
 FAULT_KINDS = ("throttle", "throttle_account", "500", "slow", "fail", "skip", "expire", "revoke", "usage")
 _VERSION = re.compile(r"^v\d+\.\d+$")
 
@@ -75,7 +93,7 @@ class Faults:
     """One-shot faults, queued per endpoint and taken in order by the next matching request.
 
     endpoint: token | adaccounts | entities | insights (the synchronous GET) | job_create | job_status |
-    job_results.
+    job_results | campaign_get | campaign_update (the campaign node's GET and POST).
     kind: ``throttle`` (code 17 "User request limit reached", x-app-usage at 100 %), ``throttle_account``
     (code 80004, ``x-business-use-case-usage`` with ``estimated_time_to_regain_access`` = ``minutes``), ``500``
     (HTTP 500, code 2, is_transient), ``slow`` (sleep ``seconds`` then 503: a client with a shorter timeout sees a
@@ -304,6 +322,9 @@ class FakeMeta:
                 page = self._page(rows, params, f"{graph}/{rest[0]}/insights")
                 return self._with_usage(page, account=account, insights=True, fault=fault)
             raise _graph_error(400, f"Unsupported {method} request on {rest[0]}/{'/'.join(rest[1:])}", code=100)
+        found = self._campaign_node(rest[0])
+        if found is not None:
+            return self._campaign_route(method, rest, params, environ, *found)
         job = self.jobs.get(rest[0])
         if job is None:
             raise _missing_object(rest[0])
@@ -321,6 +342,83 @@ class FakeMeta:
             page = self._page(job["rows"], params, f"{graph}/{job['id']}/insights")
             return self._with_usage(page, account=job["account"], insights=True, fault=fault)
         raise _graph_error(400, f"Unsupported {method} request", code=100)
+
+    # -- campaign nodes: reading one, changing its status or budget ------------------------------------
+    def _campaign_node(self, node: str):
+        """(account id, campaign) of a campaign id in the dataset, or None."""
+        for account_id, account in self.dataset.accounts.items():
+            for campaign in account.campaigns:
+                if campaign.id == node:
+                    return account_id, campaign
+        return None
+
+    def _campaign_route(self, method, rest, params, environ, account_id, campaign):
+        if len(rest) == 1 and method == "GET":
+            fault = self._fault("campaign_get")
+            self._authorize(params, environ, fault)
+            item = next(i for i in self.dataset.entities(account_id, "campaigns") if i["id"] == campaign.id)
+            [selected] = self._select([item], params, always=("id",))
+            return self._with_usage(_Response(200, selected), account=account_id, fault=fault)
+        if len(rest) == 1 and method == "POST":
+            fault = self._fault("campaign_update")
+            self._authorize(params, environ, fault)
+            self._update_campaign(account_id, campaign, params)
+            return self._with_usage(_Response(200, {"success": True}), account=account_id, fault=fault)
+        raise _graph_error(400, f"Unsupported {method} request on campaign {campaign.id}", code=100)
+
+    def _update_campaign(self, account_id: str, campaign, params: dict) -> None:
+        """Check a campaign update the way Meta does, then apply it (all of it or none of it)."""
+        fields = {k: v for k, v in params.items() if k not in ("access_token", "appsecret_proof")}
+        unknown = sorted(set(fields) - {"status", "daily_budget"})
+        if unknown:
+            raise _graph_error(400, f"(#100) Param {unknown[0]} is not supported by this fake on a campaign", code=100)
+        if not fields:
+            raise _graph_error(400, "(#100) At least one field must be given to update the campaign", code=100)
+        status = fields.get("status")
+        if status is not None and status not in CAMPAIGN_STATUSES:
+            raise _graph_error(400, f"(#100) Param status must be one of {{{', '.join(CAMPAIGN_STATUSES)}}}", code=100)
+        spec = self.dataset.accounts[account_id].spec
+        with self._lock:
+            if campaign.status == "DELETED" or (
+                campaign.status == "ARCHIVED" and (fields.keys() - {"status"} or status not in ("ARCHIVED", "DELETED"))
+            ):
+                raise _refusal(
+                    "Invalid parameter",
+                    subcode=1487056,
+                    title="Campaign Cannot Be Edited",
+                    user_message=(
+                        f"Campaign {campaign.id} is {campaign.status.lower()}: an archived campaign can only be "
+                        "deleted, and a deleted one cannot be changed."
+                    ),
+                )
+            budget = None
+            if "daily_budget" in fields:
+                raw = fields["daily_budget"]
+                if not raw.isdigit():
+                    raise _graph_error(400, "(#100) Param daily_budget must be a positive integer", code=100)
+                budget = int(raw)
+                if campaign.daily_budget is None:
+                    raise _refusal(
+                        "Invalid parameter",
+                        subcode=1885621,
+                        title="Campaign Budget Not Available",
+                        user_message=(
+                            "This campaign does not use a campaign budget: its ad sets have their own budgets. "
+                            "Change the budgets of its ad sets instead."
+                        ),
+                    )
+                if budget < MIN_DAILY_BUDGET:
+                    minimum = f"{Decimal(MIN_DAILY_BUDGET).scaleb(-spec.decimals):.{spec.decimals}f}"
+                    raise _refusal(
+                        "Invalid parameter",
+                        subcode=1885272,
+                        title="Your Budget Is Too Low",
+                        user_message=f"The minimum daily budget for this campaign is {minimum} {spec.currency}.",
+                    )
+            if status is not None:
+                campaign.status = status
+            if budget is not None:
+                campaign.daily_budget = budget
 
     # -- faults and usage headers ----------------------------------------------------------------------
     def _fault(self, endpoint: str):
@@ -718,6 +816,13 @@ def _graph_error(
     if subcode is not None:
         error["error_subcode"] = subcode
     return _Response(status, {"error": error}, headers=headers)
+
+
+def _refusal(message: str, *, subcode: int, title: str, user_message: str) -> _Response:
+    """Meta's refusal of a write: a terse ``message`` and the reason for people in ``error_user_msg``."""
+    response = _graph_error(400, message, code=100, subcode=subcode)
+    response.body["error"].update(error_user_title=title, error_user_msg=user_message)
+    return response
 
 
 def _missing_object(node: str) -> _Response:

@@ -10,7 +10,14 @@ Standard library only: ``make_app(public_url)`` returns a WSGI app serving, unde
   ``token_lifetime=<seconds>`` makes it issue expiring tokens with ``refresh_token`` instead, refreshed
   through ``POST /open_api/v1.3/oauth2/refresh_token/``;
 - ``GET .../oauth2/advertiser/get/?app_id&secret``, ``GET .../advertiser/info/?advertiser_ids=[...]``;
-- ``GET .../campaign/get/`` and ``.../adgroup/get/`` (``page``/``page_size`` <= 1000, ``page_info``);
+- ``GET .../campaign/get/`` and ``.../adgroup/get/`` (``page``/``page_size`` <= 1000, ``page_info``; campaigns
+  take ``filtering={"campaign_ids": [...]}``; deleted campaigns and their ad groups are left out, as TikTok's
+  default filter does);
+- ``POST .../campaign/update/`` ``{advertiser_id, campaign_id, budget}`` and ``POST .../campaign/status/update/``
+  ``{advertiser_id, campaign_ids (1-20), operation_status ENABLE | DISABLE | DELETE}``, applied to the dataset so
+  the next sync reads them. Refused with 40002: an unknown or deleted campaign (the whole status call fails), a
+  budget on a campaign without one (``BUDGET_MODE_INFINITE``), a change of ``budget_mode``, a budget below
+  ``MIN_CAMPAIGN_BUDGET``, an unknown ``operation_status`` [U: the wording and the answer's ``data``];
 - ``GET .../report/integrated/get/``: ``report_type`` BASIC, ``data_level`` AUCTION_*, ``dimensions`` and
   ``metrics`` as JSON arrays in the query (anything else is refused), one id dimension with or without
   ``stat_time_day`` (then at most 30 days, else 365), ``filtering`` (JSON; ``ad_status`` IN
@@ -35,6 +42,7 @@ report tasks.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import hmac
 import html
@@ -107,7 +115,15 @@ ENDPOINTS = (
     "task_check",
     "task_download",
     "download",
+    "campaign_update",
+    "campaign_status_update",
 )
+# The smallest campaign budget TikTok takes: 50 in USD (TikTok Ads Manager help, "About budgets"); the same
+# number for other currencies is an assumption [U]. Older demo campaigns below it predate the rule.
+MIN_CAMPAIGN_BUDGET = {"USD": Decimal(50)}
+DEFAULT_MIN_CAMPAIGN_BUDGET = Decimal(50)
+OPERATION_STATUSES = ("ENABLE", "DISABLE", "DELETE")
+CAMPAIGN_UPDATE_FIELDS = {"advertiser_id", "campaign_id", "budget", "budget_mode", "campaign_name"}
 FAULT_KINDS = ("rate_limit", "server_code", "500", "slow", "revoke", "fail", "truncate")
 
 
@@ -212,6 +228,7 @@ class FakeTikTokAds:
         self._codes: dict[str, dict] = {}
         self._tokens: dict[str, dict] = {}  # access token -> {app_id, advertisers, revoked, expires}
         self._refresh: dict[str, dict] = {}  # refresh token -> {app_id, advertisers, revoked, expires}
+        self.deleted_campaigns: set[int] = set()  # campaign/status/update DELETE: gone from the lists
 
     # -- clock and test hooks --------------------------------------------------------------------------
     def now(self) -> float:
@@ -295,6 +312,8 @@ class FakeTikTokAds:
             ("POST", "/report/task/create/"): ("task_create", self._task_create),
             ("GET", "/report/task/check/"): ("task_check", self._task_check),
             ("GET", "/report/task/download/"): ("task_download", self._task_download),
+            ("POST", "/campaign/update/"): ("campaign_update", self._campaign_update),
+            ("POST", "/campaign/status/update/"): ("campaign_status_update", self._campaign_status_update),
         }
         if (method, route) not in routes:
             raise _Response(404, _envelope(40400, f"No route for {method} {path}"))
@@ -524,12 +543,107 @@ class FakeTikTokAds:
     def _campaign_get(self, environ, **_):
         q = self._query(environ)
         advertiser = self._advertiser(self._authorize(environ), q.get("advertiser_id", ""))
-        return self._paged(environ, self.dataset.campaigns_json(advertiser))
+        return self._paged(environ, self._listed_campaigns(self.dataset.campaigns_json(advertiser), q))
 
     def _adgroup_get(self, environ, **_):
         q = self._query(environ)
         advertiser = self._advertiser(self._authorize(environ), q.get("advertiser_id", ""))
-        return self._paged(environ, self.dataset.adgroups_json(advertiser))
+        items = self.dataset.adgroups_json(advertiser)
+        return self._paged(environ, [i for i in items if int(i["campaign_id"]) not in self.deleted_campaigns])
+
+    def _listed_campaigns(self, items: list[dict], q: dict) -> list[dict]:
+        """``campaign/get`` items without deleted campaigns, narrowed by ``filtering.campaign_ids`` if given."""
+        raw = q.get("filtering")
+        wanted = None
+        if raw:
+            try:
+                filtering = json.loads(raw)
+            except ValueError as exc:
+                raise _fail(40002, "filtering: Not a valid JSON object.") from exc
+            if not isinstance(filtering, dict):
+                raise _fail(40002, "filtering: Not a valid JSON object.")
+            ids = filtering.get("campaign_ids")
+            if ids is not None:
+                if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+                    raise _fail(40002, "filtering.campaign_ids: Length must be between 1 and 100.")
+                wanted = {str(i) for i in ids}
+        return [
+            item
+            for item in items
+            if int(item["campaign_id"]) not in self.deleted_campaigns
+            and (wanted is None or item["campaign_id"] in wanted)
+        ]
+
+    # -- changing campaigns: budget and status ---------------------------------------------------------
+    def _campaign_of(self, advertiser: int, campaign_id, field: str = "campaign_id"):
+        """The advertiser's live campaign with this id, or TikTok's 40002 refusal."""
+        for campaign in self.dataset.account(advertiser).campaigns:
+            if str(campaign.id) == str(campaign_id):
+                if campaign.id in self.deleted_campaigns:
+                    raise _fail(40002, f"{field}: Campaign {campaign_id} has been deleted and cannot be modified.")
+                return campaign
+        raise _fail(40002, f"{field}: Campaign {campaign_id} does not exist.")
+
+    def _campaign_update(self, environ, **_):
+        grant = self._authorize(environ)
+        body = self._body(environ)
+        advertiser = self._advertiser(grant, body.get("advertiser_id", ""))
+        unknown = sorted(set(body) - CAMPAIGN_UPDATE_FIELDS)
+        if unknown:
+            raise _fail(40002, f"{unknown[0]}: Unknown field.")
+        with self._lock:
+            campaign = self._campaign_of(advertiser, body.get("campaign_id", ""))
+            spec = campaign.spec
+            changes: dict = {}
+            if body.get("budget_mode", spec.budget_mode) != spec.budget_mode:
+                raise _fail(40002, "budget_mode: The budget type cannot be changed once a campaign has been created.")
+            if "budget" in body:
+                try:
+                    budget = Decimal(str(body["budget"]))
+                except ArithmeticError as exc:
+                    raise _fail(40002, "budget: Not a valid number.") from exc
+                if isinstance(body["budget"], bool) or not budget.is_finite():
+                    raise _fail(40002, "budget: Not a valid number.")
+                if spec.budget_mode == "BUDGET_MODE_INFINITE":
+                    raise _fail(
+                        40002, "budget: The campaign has no budget limit (BUDGET_MODE_INFINITE); its ad groups hold it."
+                    )
+                currency = self.dataset.account(advertiser).spec.currency
+                minimum = MIN_CAMPAIGN_BUDGET.get(currency, DEFAULT_MIN_CAMPAIGN_BUDGET)
+                if budget < minimum:
+                    raise _fail(40002, f"budget: The campaign budget must be at least {minimum:.2f} {currency}.")
+                changes["budget"] = format(budget.normalize(), "f")
+            if "campaign_name" in body:
+                changes["name"] = str(body["campaign_name"])
+            campaign.spec = dataclasses.replace(spec, **changes)
+            spec = campaign.spec
+        return _ok(
+            {
+                "campaign_id": str(campaign.id),
+                "campaign_name": spec.name,
+                "budget": float(spec.budget),
+                "budget_mode": spec.budget_mode,
+            }
+        )
+
+    def _campaign_status_update(self, environ, **_):
+        grant = self._authorize(environ)
+        body = self._body(environ)
+        advertiser = self._advertiser(grant, body.get("advertiser_id", ""))
+        ids = body.get("campaign_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 20:
+            raise _fail(40002, "campaign_ids: Length must be between 1 and 20.")
+        status = body.get("operation_status")
+        if status not in OPERATION_STATUSES:
+            raise _fail(40002, f"operation_status: Must be one of {', '.join(OPERATION_STATUSES)}.")
+        with self._lock:
+            campaigns = [self._campaign_of(advertiser, i, "campaign_ids") for i in ids]  # all of them, or none
+            for campaign in campaigns:
+                if status == "DELETE":
+                    self.deleted_campaigns.add(campaign.id)
+                else:
+                    campaign.spec = dataclasses.replace(campaign.spec, status=status)
+        return _ok({"campaign_ids": [str(c.id) for c in campaigns], "status": status})
 
     # -- reports ---------------------------------------------------------------------------------------
     def _report_query(self, grant: dict, params: dict, *, max_daily_days: int) -> dict:
