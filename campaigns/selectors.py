@@ -26,6 +26,7 @@ from accounts.models import Organization
 from analytics.models import AdPerformanceDaily, Grain
 from campaigns.models import (
     OPEN_PROPOSAL_STATUSES,
+    AdvertisedProduct,
     Campaign,
     MatchType,
     NegativeKeyword,
@@ -514,3 +515,37 @@ def keyword_campaign_options(*, organization: Organization) -> list[dict]:
             marketplace=F("ad_account__marketplace"),
         )
     )
+
+
+PRODUCT_COLUMNS = [
+    "channel",
+    "account_id",
+    "marketplace",
+    "campaign_id",
+    "campaign_name",
+    "ad_group_id",
+    "ad_group_name",
+    "product_id",
+]
+
+
+def advertised_products_frame(*, organization: Organization) -> pd.DataFrame:
+    """The products the organization advertises, one row per ad group and product: channel, account_id,
+    marketplace, campaign_id, campaign_name, ad_group_id, ad_group_name (the platforms' ids, as the facts carry
+    them) and product_id (the SKU, else the ASIN, else the platform's id). One query."""
+    rows = (
+        AdvertisedProduct.unscoped_objects.filter(organization=organization)
+        .annotate(product=Coalesce(NullIf("sku", Value("")), NullIf("asin", Value("")), F("external_id")))
+        .order_by("ad_group__campaign__external_id", "ad_group__external_id", "product", "pk")
+        .values_list(
+            "ad_group__campaign__ad_account__channel",
+            "ad_group__campaign__ad_account__external_id",
+            "ad_group__campaign__ad_account__marketplace",
+            "ad_group__campaign__external_id",
+            "ad_group__campaign__name",
+            "ad_group__external_id",
+            "ad_group__name",
+            "product",
+        )
+    )
+    return pd.DataFrame(list(rows), columns=PRODUCT_COLUMNS).astype(dict.fromkeys(PRODUCT_COLUMNS, object))

@@ -13,10 +13,11 @@ import pandas as pd
 from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Organization, User
 from campaigns import selectors
-from campaigns.keywords import text
+from campaigns.keywords import cluster, suggest, text
 from campaigns.keywords.conflicts import NEGATIVE_EXACT, NEGATIVE_PHRASE, find_conflicts
 from campaigns.keywords.harvest import HarvestThresholds, harvest_search_terms
 from campaigns.keywords.negatives import mine_negatives
@@ -334,3 +335,208 @@ __all__ = [
     "negative_rows",
     "negatives_run",
 ]
+
+
+# --- the Keywords page: themes and keyword suggestions --------------------------------------------------------------
+
+
+THEME_MAX_TERMS = 5000
+THEME_MAX_ROWS = 100
+THEME_MEMBERS_SHOWN = 5
+SUGGESTION_LIMIT = 20
+_THEME_METRICS = ["impressions", "clicks", "cost", "orders", "sales"]
+
+
+@dataclass(frozen=True)
+class ThemeTable:
+    """Themes of a window's search terms, one row per theme and currency, and how much of the window they cover.
+
+    ``rows``: label, currency, n_terms, members (the heaviest few terms), impressions, clicks, orders (int), cost,
+    sales (float, rounded to cents), acos and cvr (float, None without sales or clicks) and wasted (spend with
+    no order), by spend. ``total_rows`` counts the rows before the cap; ``terms_total`` the distinct terms of
+    the window, ``terms_clustered`` those grouped (the most expensive ``max_terms``) and ``unclustered`` the
+    grouped terms that fit no theme."""
+
+    rows: list[dict]
+    total_rows: int
+    terms_total: int
+    terms_clustered: int
+    unclustered: int
+
+
+def search_term_themes(
+    *,
+    terms: pd.DataFrame,
+    max_terms: int = THEME_MAX_TERMS,
+    max_rows: int = THEME_MAX_ROWS,
+    members_shown: int = THEME_MEMBERS_SHOWN,
+) -> ThemeTable:
+    """Group the search-term frame ``terms`` into themes (``campaigns.keywords.cluster.cluster_terms``, one pass)
+    so a seller reviews a few dozen themes instead of thousands of terms.
+
+    Only the ``max_terms`` terms with the most spend (then clicks) are grouped: clustering cost grows with the
+    terms, and the cheap tail rarely changes a decision. Terms are compared in their normalised form (case and
+    width folded), across currencies; amounts are then summed per theme and currency, never across currencies.
+    """
+    if terms.empty:
+        return ThemeTable(rows=[], total_rows=0, terms_total=0, terms_clustered=0, unclustered=0)
+    frame = terms[["currency", "search_term", *_THEME_METRICS]].copy()
+    unique = frame["search_term"].unique()
+    frame["term"] = frame["search_term"].map(dict(zip(unique, map(cluster.normalize_term, unique), strict=True)))
+    frame = frame[frame["term"] != ""]
+    per_term = frame.groupby("term", sort=False)[_THEME_METRICS].sum().reset_index()
+    per_term = per_term.sort_values(["cost", "clicks", "term"], ascending=[False, False, True], kind="mergesort")
+    top = per_term.head(max_terms).rename(columns={"term": "search_term"})
+    themes = cluster.cluster_terms(terms=top)
+    grouped = themes[themes["cluster_id"] != cluster.UNCLUSTERED]
+    unclustered = int(themes.loc[themes["cluster_id"] == cluster.UNCLUSTERED, "n_terms"].sum())
+    base = ThemeTable(
+        rows=[], total_rows=0, terms_total=len(per_term), terms_clustered=len(top), unclustered=unclustered
+    )
+    if grouped.empty:
+        return base
+    members = grouped[["cluster_id", "label", "terms"]].explode("terms").rename(columns={"terms": "term"})
+    joined = frame.merge(members, on="term")
+    by_term = joined.groupby(["cluster_id", "currency", "term"], as_index=False)[_THEME_METRICS].sum()
+    by_term = by_term.sort_values(
+        ["cluster_id", "currency", "cost", "clicks", "term"],
+        ascending=[True, True, False, False, True],
+        kind="mergesort",
+    )
+    keys = ["cluster_id", "currency"]
+    sums = by_term.groupby(keys, sort=False)
+    table = sums[_THEME_METRICS].sum()
+    table["n_terms"] = sums["term"].size()
+    table["members"] = sums["term"].agg(lambda found: list(found[:members_shown]))
+    table = table.reset_index().merge(grouped[["cluster_id", "label"]], on="cluster_id")
+    table["acos"] = table["cost"] / table["sales"].where(table["sales"] != 0)
+    table["cvr"] = table["orders"] / table["clicks"].where(table["clicks"] != 0)
+    table["wasted"] = (table["cost"] > 0) & (table["orders"] == 0)
+    table = table.sort_values(["cost", "clicks", "label", "currency"], ascending=[False, False, True, True])
+    rows = [
+        {
+            "label": row["label"],
+            "currency": row["currency"],
+            "n_terms": int(row["n_terms"]),
+            "members": row["members"],
+            "impressions": int(row["impressions"]),
+            "clicks": int(row["clicks"]),
+            "cost": round(float(row["cost"]), 2),
+            "orders": int(row["orders"]),
+            "sales": round(float(row["sales"]), 2),
+            "acos": _plain(round(float(row["acos"]), 4)),
+            "cvr": _plain(round(float(row["cvr"]), 4)),
+            "wasted": bool(row["wasted"]),
+        }
+        for row in table.head(max_rows).to_dict("records")
+    ]
+    return ThemeTable(
+        rows=rows,
+        total_rows=len(table),
+        terms_total=base.terms_total,
+        terms_clustered=base.terms_clustered,
+        unclustered=unclustered,
+    )
+
+
+def keyword_suggestions(
+    *,
+    terms: pd.DataFrame,
+    products: pd.DataFrame,
+    keywords: pd.DataFrame,
+    limit: int = SUGGESTION_LIMIT,
+) -> list[dict]:
+    """Keywords worth adding, best first, each with the reason a seller reads (``campaigns.keywords.suggest``).
+
+    Sibling terms: products advertised in the same campaign are siblings; a search term belongs to a product when
+    its ad group advertises that one product (search-term reports carry no product, so an ad group with several
+    products links none). A term with orders for a sibling that this product has no traffic on and that is not a
+    keyword of the campaign is offered as EXACT in the product's ad group. When no search term can be linked to a
+    product, phrases recurring in the campaign and ad group names are offered instead (PHRASE), as names are the
+    only product text the facts hold.
+
+    ``terms``: the search-term frame; ``products``: ``selectors.advertised_products_frame``; ``keywords``:
+    ``selectors.keywords_frame``. Each row: keyword, match_type, source ("sibling" or "title"), reason,
+    language, and for sibling terms channel, marketplace, currency, campaign_id, campaign_name, ad_group_id,
+    ad_group_name, product_id, orders, sales.
+    """
+    if products.empty or terms.empty:
+        return _title_suggestions(terms=terms, keywords=keywords, limit=limit)
+    place = ["channel", "account_id", "campaign_id", "ad_group_id"]
+    single = products.groupby(place)["product_id"].transform("nunique") == 1
+    linked = terms.merge(products.loc[single, [*place, "product_id"]].drop_duplicates(place), on=place)
+    if linked.empty:
+        return _title_suggestions(terms=terms, keywords=keywords, limit=limit)
+
+    campaign = ["channel", "account_id", "campaign_id"]
+    used = keywords.groupby(campaign)["text"].agg(list).to_dict() if not keywords.empty else {}
+    homes = products.drop_duplicates([*campaign, "product_id"]).set_index([*campaign, "product_id"])
+    catalogue = products.groupby(campaign)["product_id"].agg(lambda ids: sorted(set(ids))).to_dict()
+    found: list[dict] = []
+    for (channel, account_id, marketplace, currency, campaign_id), group in linked.groupby(
+        [*campaign[:2], "marketplace", "currency", "campaign_id"], sort=True
+    ):
+        siblings = catalogue.get((channel, account_id, campaign_id), [])
+        if len(siblings) < 2 or not (group["orders"] > 0).any():
+            continue
+        language = text.marketplace_language(marketplace)
+        for product_id in siblings:
+            home = homes.loc[(channel, account_id, campaign_id, product_id)]
+            for idea in suggest.suggest_from_siblings(
+                product_terms=group,
+                product_id=product_id,
+                siblings=siblings,
+                existing=used.get((channel, account_id, campaign_id), []),
+                language=language,
+                limit=limit,
+            ):
+                found.append(
+                    {
+                        "keyword": idea.keyword,
+                        "match_type": idea.match_type,
+                        "source": idea.source,
+                        "reason": idea.reason,
+                        "language": language,
+                        "channel": channel,
+                        "marketplace": marketplace,
+                        "currency": currency,
+                        "campaign_id": campaign_id,
+                        "campaign_name": home["campaign_name"],
+                        "ad_group_id": home["ad_group_id"],
+                        "ad_group_name": home["ad_group_name"],
+                        "product_id": product_id,
+                        "orders": idea.orders,
+                        "sales": idea.sales,
+                    }
+                )
+    found.sort(key=lambda idea: (-idea["orders"], -idea["sales"], idea["keyword"], idea["campaign_id"]))
+    return found[:limit]
+
+
+def _title_suggestions(*, terms: pd.DataFrame, keywords: pd.DataFrame, limit: int) -> list[dict]:
+    """Phrases recurring in the campaign and ad group names of ``terms``, per marketplace language."""
+    if terms.empty:
+        return []
+    names = terms[["marketplace", "campaign_id", "campaign_name", "ad_group_id", "ad_group_name"]].drop_duplicates()
+    names = names.assign(language=names["marketplace"].map(text.marketplace_language))
+    existing = keywords["text"].dropna().tolist() if not keywords.empty else []
+    found = []
+    for language, group in names.groupby("language", sort=True):
+        titles = list(dict.fromkeys([*group["campaign_name"], *group["ad_group_name"]]))
+        for idea in suggest.suggest_from_titles(titles=titles, language=language, existing=existing, limit=limit):
+            reason = _("In %(count)s of %(total)s campaign and ad group names; not a keyword yet.") % {
+                "count": idea.title_count,
+                "total": len(titles),
+            }
+            found.append(
+                {
+                    "keyword": idea.keyword,
+                    "match_type": idea.match_type,
+                    "source": idea.source,
+                    "reason": reason,
+                    "language": language,
+                    "score": idea.score,
+                }
+            )
+    found.sort(key=lambda idea: (-idea["score"], idea["keyword"]))
+    return found[:limit]

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts.models import Organization, Role
 from accounts.tests.factories import MembershipFactory, OrganizationFactory, member
-from campaigns.models import AdAccount, AdGroup, Campaign, Proposal, Target, ToolRun
+from campaigns.models import AdAccount, AdGroup, AdvertisedProduct, Campaign, Proposal, Target, ToolRun
 from campaigns.tests.factories import search_term_fact
 
 pytestmark = pytest.mark.django_db
@@ -424,3 +424,174 @@ def test_in_place_query_count_does_not_grow_with_rows(client, org, partial, expe
         counts.append(len(queries))
     assert len(response.context_data["table"].rows) == 50  # one page of the sixty
     assert counts == [expected, expected]  # the page of keywords is one query, whatever the organization holds
+
+
+# --- the "Themes" tab ---------------------------------------------------------------------------------------------
+
+THEMES = {**WINDOW, "tab": "themes"}
+
+
+@pytest.fixture
+def theme_facts(org, other_org):
+    """Two obvious themes in ad group G1: four "floor lamp" terms that sold (1.00 spend, one 20.00 order each) and
+    three "coffee mug" terms that spent 2.00 each without an order. Another organization has "secret widget"
+    terms."""
+    for term in ("floor lamp", "floor lamp tall", "floor lamps", "floor lamp led"):
+        search_term_fact(org, term, date=NOV1, clicks=5, cost=Decimal("1"), orders=1, sales=Decimal("20"))
+    for term in ("coffee mug", "coffee mugs", "coffee mug large"):
+        search_term_fact(org, term, date=NOV1, clicks=4, cost=Decimal("2"))
+    for term in ("secret widget", "secret widgets", "secret widget pro"):
+        search_term_fact(other_org, term, date=NOV1, clicks=9, cost=Decimal("9"), orders=3, sales=Decimal("99"))
+
+
+def theme_rows(response):
+    return [
+        (row["label"], row["n_terms"], row["clicks"], row["cost"], row["orders"], row["sales"], row["wasted"])
+        for row in response.context_data["themes"].rows
+    ]
+
+
+def test_themes_tab_groups_the_terms_by_spend_and_flags_wasted_themes(owner_client, org, theme_facts):
+    response = owner_client.get(url("keywords", org), THEMES)
+    assert response.status_code == 200
+    assert theme_rows(response) == [
+        ("coffee mug", 3, 12, 6.0, 0, 0.0, True),
+        ("floor lamp", 4, 20, 4.0, 4, 80.0, False),
+    ]
+    coffee, floor = response.context_data["themes"].rows
+    assert (coffee["acos"], coffee["cvr"]) == (None, 0.0)  # no sales: no ACoS, never 0
+    assert (floor["acos"], floor["cvr"]) == (0.05, 0.2)
+    assert floor["members"] == ["floor lamp", "floor lamp led", "floor lamp tall", "floor lamps"]
+    body = response.content.decode()
+    assert 'class="filter-bar"' in body and body.count('class="row-wasted"') == 1 and "Wasted theme" in body
+    assert "see terms" in body and 'href="/o/' in body
+    assert "q=floor+lamp" in floor["terms_url"] and "tab=" not in floor["terms_url"]
+    assert "secret" not in body  # another organization's terms never show
+
+
+def test_themes_see_terms_link_opens_the_search_terms_filtered_by_the_label(owner_client, org, theme_facts):
+    themes = owner_client.get(url("keywords", org), THEMES)
+    link = themes.context_data["themes"].rows[1]["terms_url"]
+    response = owner_client.get(link)
+    assert response.context_data["tab"] == "terms"
+    assert sorted(row["search_term"] for row in response.context_data["table"].rows) == [
+        "floor lamp",
+        "floor lamp led",
+        "floor lamp tall",
+        "floor lamps",
+    ]
+
+
+def test_themes_htmx_request_gets_only_the_tab(owner_client, org, theme_facts):
+    response = owner_client.get(url("keywords", org), THEMES, headers=HX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="keyword-tab"')
+    assert "<html" not in body and 'class="filter-bar"' not in body
+    assert [row[0] for row in theme_rows(response)] == ["coffee mug", "floor lamp"]
+    assert 'id="suggestions-title"' in body and 'class="pager"' not in body
+
+
+def test_themes_tab_of_another_organization_is_404(client, org, theme_facts):
+    client.force_login(member(OrganizationFactory(), Role.OWNER))
+    assert client.get(url("keywords", org), THEMES).status_code == 404
+    assert client.get(url("keywords", org), THEMES, headers=HX).status_code == 404
+
+
+def test_themes_without_terms_say_so(owner_client, org):
+    response = owner_client.get(url("keywords", org), THEMES)
+    assert response.context_data["themes"].rows == [] and response.context_data["suggestions"] == []
+    assert "No themes in this range and filter" in response.content.decode()
+
+
+def _product(ad_group, sku):
+    return AdvertisedProduct.unscoped_objects.create(
+        organization=ad_group.organization, ad_group=ad_group, external_id=f"P-{sku}", sku=sku
+    )
+
+
+def test_suggestions_offer_terms_that_sell_for_sibling_products(owner_client, org, theme_facts):
+    """Campaign C1 advertises SKU-A in G1 (where the theme facts ran) and SKU-B in G2; G2 sold "coffee mug" once.
+    SKU-A's converting terms are offered to SKU-B, except "floor lamp" and "floor lamps", the words of the campaign's
+    keyword "Floor Lamps"; SKU-B's
+    "coffee mug" is not offered to SKU-A, which already has traffic on it."""
+    g1 = _ad_group(org, campaign=("C1", "Lamps auto"), group=("G1", "Lamps", Decimal("0.50")))
+    g2 = _ad_group(org, campaign=("C1", "Lamps auto"), group=("G2", "Mugs", Decimal("0.50")))
+    _product(g1, "SKU-A")
+    _product(g2, "SKU-B")
+    _target(g2, "K1", "Floor Lamps", "EXACT")
+    search_term_fact(
+        org, "coffee mug", date=NOV2, ad_group_id="G2", ad_group_name="Mugs", orders=1, sales=Decimal("15")
+    )
+    response = owner_client.get(url("keywords", org), THEMES)
+    ideas = [
+        (i["keyword"], i["match_type"], i["product_id"], i["ad_group_id"], i["orders"])
+        for i in response.context_data["suggestions"]
+    ]
+    assert ideas == [
+        ("floor lamp led", "EXACT", "SKU-B", "G2", 1),
+        ("floor lamp tall", "EXACT", "SKU-B", "G2", 1),
+    ]
+    first = response.context_data["suggestions"][0]
+    assert first["reason"] == (
+        "1 order and 20.00 in sales for sibling products (SKU-A); this product does not use this search term yet."
+    )
+    assert response.context_data["titles_only"] is False
+    assert first["reason"] in response.content.decode()
+
+
+def test_suggestions_fall_back_to_campaign_names_without_product_links(owner_client, org, theme_facts):
+    response = owner_client.get(url("keywords", org), THEMES)
+    ideas = [(i["keyword"], i["source"], i["reason"]) for i in response.context_data["suggestions"]]
+    assert ideas == [
+        ("lamps", "title", "In 2 of 2 campaign and ad group names; not a keyword yet."),
+        ("auto", "title", "In 1 of 2 campaign and ad group names; not a keyword yet."),
+        ("lamps auto", "title", "In 1 of 2 campaign and ad group names; not a keyword yet."),
+    ]
+    assert response.context_data["titles_only"] is True
+
+
+def test_themes_cap_the_terms_and_rows_with_a_note(owner_client, org, theme_facts, monkeypatch):
+    from campaigns.services import keyword_tools
+
+    monkeypatch.setattr(keyword_tools, "THEME_MAX_ROWS", 1)
+    real = keyword_tools.search_term_themes
+    monkeypatch.setattr(
+        keyword_tools,
+        "search_term_themes",
+        lambda *, terms: real(terms=terms, max_terms=3, max_rows=1),
+    )
+    response = owner_client.get(url("keywords", org), THEMES)
+    themes = response.context_data["themes"]
+    assert (themes.terms_total, themes.terms_clustered, themes.total_rows) == (7, 3, 1)
+    assert [row["label"] for row in themes.rows] == ["coffee mug"]  # the three most expensive terms
+    body = response.content.decode()
+    assert "Grouped the 3 search terms with the most spend out of 7" in body
+
+
+@pytest.mark.parametrize(
+    ("partial", "expected"), [(False, 9), (True, 7)]
+)  # the page also reads the filter options and session
+def test_themes_query_count_does_not_grow_with_rows(client, org, partial, expected):
+    """The frame (a transaction with its settings and the copy), the advertised products and the keywords: the
+    same queries for 3 terms as for 30 terms with products and keywords."""
+    other = OrganizationFactory()
+    user = member(org, Role.OWNER)
+    MembershipFactory(organization=other, user=user, role=Role.OWNER)
+    client.force_login(user)
+    _many_terms(org, 3)
+    _many_terms(other, 30)
+    group = _ad_group(other, campaign=("C1", "Lamps auto"), group=("G1", "Lamps", Decimal("0.50")))
+    _product(group, "SKU-A")
+    _product(_ad_group(other, campaign=("C1", "Lamps auto"), group=("G2", "More", None)), "SKU-B")
+    _target(group, "K1", "term 1", "EXACT")
+    headers = HX if partial else {}
+    counts = []
+    for organization in (org, other):
+        client.get(url("keywords", organization), THEMES, headers=headers)  # warm the caches (membership, session)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url("keywords", organization), THEMES, headers=headers)
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert response.context_data["suggestions"][0]["source"] == "sibling"
+    assert counts == [expected, expected]

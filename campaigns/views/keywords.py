@@ -1,8 +1,8 @@
-"""The Keywords page: the search terms of a date range (a sortable, searchable, paged table), their n-grams and
-the keywords and targets in place (what the syncs found on the platforms, newest first), and the two tools run
-from it, harvesting converting terms and finding negatives. A tool run proposes changes and sends the seller to
-the Changes page filtered to that run; nothing reaches a platform before approval, and a pushed keyword shows in
-place once the next sync has read it back."""
+"""The Keywords page: the search terms of a date range (a sortable, searchable, paged table), their n-grams, their
+themes (terms grouped by spelling, with keyword suggestions) and the keywords and targets in place (what the syncs
+found on the platforms, newest first), and the two tools run from it, harvesting converting terms and finding
+negatives. A tool run proposes changes and sends the seller to the Changes page filtered to that run; nothing
+reaches a platform before approval, and a pushed keyword shows in place once the next sync has read it back."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ TABS = {
     "terms": gettext_lazy("Search terms"),
     "ngrams": gettext_lazy("N-grams"),
     "in_place": gettext_lazy("Keywords in place"),
+    "themes": gettext_lazy("Themes"),
 }
 NGRAM_PAGE_SIZE = 50
 NGRAM_SORTS = {
@@ -237,11 +238,47 @@ def _in_place_tab(request, query: DashboardQuery, base: str) -> dict:
     }
 
 
+def _themes_tab(request, query: DashboardQuery, base: str) -> dict:
+    """The window's search terms grouped into themes (one clustering pass over the most expensive terms), each
+    linked to the search terms containing its label, and the keywords worth adding. A fixed number of queries:
+    the search-term frame, the advertised products and the keywords in place."""
+    frame = selectors.search_terms_frame(
+        organization=request.organization,
+        start=query.start,
+        end=query.end,
+        channels=list(query.channels) or None,
+        marketplaces=list(query.marketplaces) or None,
+    )
+    themes = keyword_tools.search_term_themes(terms=frame)
+    for row in themes.rows:
+        row["terms_url"] = f"{base}?{query.querystring(tab=None, sort=None, page=None, n=None, q=row['label'])}"
+        row["acos_pct"], row["cvr_pct"] = _percent(row["acos"]), _percent(row["cvr"])
+    suggestions = keyword_tools.keyword_suggestions(
+        terms=frame,
+        products=selectors.advertised_products_frame(organization=request.organization),
+        keywords=selectors.keywords_frame(organization=request.organization),
+    )
+    match_labels = dict(MatchType.choices)
+    for idea in suggestions:
+        idea["match_label"] = match_labels.get(idea["match_type"], idea["match_type"])
+        if "channel" in idea:
+            idea["channel_label"] = channel_label(idea["channel"])
+    return {
+        "themes": themes,
+        "theme_limit": keyword_tools.THEME_MAX_ROWS,
+        "theme_term_limit": keyword_tools.THEME_MAX_TERMS,
+        "suggestions": suggestions,
+        "titles_only": bool(suggestions) and suggestions[0]["source"] == "title",
+    }
+
+
 def _tab_context(request, query: DashboardQuery, base: str, tab: str) -> dict:
     if tab == "ngrams":
         return _ngrams_tab(request, query, base)
     if tab == "in_place":
         return _in_place_tab(request, query, base)
+    if tab == "themes":
+        return _themes_tab(request, query, base)
     return _terms_tab(request, query, base)
 
 
