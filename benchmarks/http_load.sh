@@ -33,7 +33,7 @@ trap cleanup EXIT
 
 .venv/bin/python benchmarks/http_load_setup.py "$state" --rows "$ROWS"
 
-DJANGO_DEBUG=0 .venv/bin/gunicorn bench_wsgi --chdir benchmarks --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
+DJANGO_DEBUG=0 .venv/bin/gunicorn benchmarks.bench_wsgi --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
   --log-level warning &
 gunicorn_pid=$!
 for _ in $(seq 1 100); do
