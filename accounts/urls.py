@@ -13,7 +13,7 @@ org_urlpatterns = [
     path("members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("leave/", views.organization_leave, name="organization_leave"),
-    re_path(r"^(?P<section>campaigns|compliance|billing)/$", views.section, name="section"),
+    re_path(r"^(?P<section>campaigns|billing)/$", views.section, name="section"),
 ]
 
 urlpatterns = [

@@ -120,10 +120,6 @@ def healthz(request):
 
 SECTIONS = {
     "campaigns": (_("Campaigns"), _("Campaigns, ad groups and keywords across every channel.")),
-    "compliance": (
-        _("Compliance"),
-        _("Checks of ad copy against each market's rules, and privacy requests."),
-    ),
     "billing": (_("Billing"), _("Your plan, payment methods and invoices.")),
 }
 

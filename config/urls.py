@@ -14,6 +14,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/optimize/", include("campaigns.optimize_urls")),
     path("o/<slug:org_slug>/rules/", include("campaigns.rule_urls")),
     path("o/<slug:org_slug>/creative/", include("campaigns.creative_urls")),
+    path("o/<slug:org_slug>/compliance/", include("compliance.urls")),
     path("o/<slug:org_slug>/", include(campaign_urlpatterns)),  # before the placeholder sections it replaces
     path("o/<slug:org_slug>/", include(org_urlpatterns)),
     path("", include("connectors.urls")),

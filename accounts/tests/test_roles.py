@@ -22,6 +22,7 @@ def _required_perm(name, kwargs):
 EXPECTED = {
     "dashboard": Perm.VIEW,
     "section": Perm.VIEW,
+    "compliance_check": Perm.VIEW,
     "members": Perm.VIEW,
     "organization_leave": Perm.VIEW,
     "organization_settings": Perm.VIEW,  # read-only for roles without MANAGE_SETTINGS; saving is checked too
